@@ -1,0 +1,54 @@
+# ksmlab development tasks. Everything runs inside $(VENV), through explicit paths.
+
+PYTHON ?= python3
+VENV ?= .venv
+
+BIN := $(VENV)/bin
+# Re-created whenever pyproject.toml (and with it the pins) changes.
+STAMP := $(VENV)/.ksmlab-installed
+# JupyterLab refuses to run as root without this flag.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+NOTEBOOKS = $(wildcard notebooks/*.ipynb)
+export FIND_KSMLAB := import importlib.util, sys; sys.exit(importlib.util.find_spec('ksmlab') is None)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv lab test bench notebooks clean
+
+help: ## List the targets
+	@echo "Targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z_-]*:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[lab,test]'
+	@# Optional dependency of jsonschema; importing it costs ~2 s in every process
+	@# that imports nbformat (so every pytest run). Nothing here needs it.
+	$(BIN)/python -m pip uninstall --disable-pip-version-check -y rfc3987-syntax
+	$(BIN)/python -m pip check --disable-pip-version-check
+	@# An editable install made before ksmlab/ existed cannot import it later: stamp
+	@# only once the package is importable from outside the repository.
+	@if (cd / && $(abspath $(BIN))/python -c "$$FIND_KSMLAB"); then touch $@; \
+	else echo "ksmlab is not importable yet: the install will be redone next time"; fi
+
+venv: $(STAMP) ## Create the virtualenv and install ksmlab with the lab and test extras
+
+lab: $(STAMP) ## Open the notebook suite in JupyterLab
+	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/00_index.ipynb
+
+test: $(STAMP) ## Lint, run the unit tests, then check the reference notebooks with nbval
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+	PYTHONHASHSEED=0 $(BIN)/pytest --nbval notebooks/
+
+bench: $(STAMP) ## Run the benchmarks (python -m ksmlab.bench)
+	$(BIN)/python -m ksmlab.bench
+
+notebooks: $(STAMP) ## Re-execute every notebook in place (the outputs nbval compares against)
+	$(BIN)/python tests/execute_notebooks.py $(NOTEBOOKS)
+
+clean: ## Remove the virtualenv and all caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build
+	find . -path ./.git -prune -o \( -name __pycache__ -o -name '*.egg-info' \
+		-o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +
