@@ -21,14 +21,14 @@ help: ## List the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# rfc3987-syntax is an optional dependency of jsonschema; importing it costs ~2 s in every
+# process that imports nbformat (so every pytest run), and nothing here needs it.
+# An editable install made before ksmlab/ existed cannot import it later, so the stamp is
+# only written once the package is importable from outside the repository.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -e '.[lab,test]'
-	@# Optional dependency of jsonschema; importing it costs ~2 s in every process
-	@# that imports nbformat (so every pytest run). Nothing here needs it.
 	$(BIN)/python -m pip uninstall --disable-pip-version-check -y rfc3987-syntax
 	$(BIN)/python -m pip check --disable-pip-version-check
-	@# An editable install made before ksmlab/ existed cannot import it later: stamp
-	@# only once the package is importable from outside the repository.
 	@if (cd / && $(abspath $(BIN))/python -c "$$FIND_KSMLAB"); then touch $@; \
 	else echo "ksmlab is not importable yet: the install will be redone next time"; fi
 
