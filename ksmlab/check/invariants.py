@@ -1,0 +1,180 @@
+"""Invariants: pure predicates over a World, each returning None or what is wrong.
+
+Shared by ``Kernel.check()``, the property-based tests and the interleaving explorer.
+``quiescent=True`` adds the checks that only hold when no kernel path is half-way
+(every reference accounted for by a mapping or the swap cache).
+"""
+from ..mm.page import KsmMapping, PageKsm, page_stable_node
+from ..mm.pte import MigrationEntry, Present, SwapEntry
+
+__all__ = ["INVARIANTS", "violations", "first_violation"]
+
+
+def counters_match_trees(w, quiescent):
+    """pages_shared/sharing/unshared and rmap_items count what the structures hold."""
+    ksm = w.ksm
+    nodes = ksm.stable_nodes()
+    shared = sum(1 for n in nodes if n.hlist)
+    stable_items = sum(len(n.hlist) for n in nodes)
+    items = list(ksm.rmap_items_of())
+    unshared = sum(1 for i in items if i.unstable)
+    if quiescent and ksm.pages_shared != shared:
+        return f"pages_shared is {ksm.pages_shared} but {shared} stable nodes have rmap_items"
+    if quiescent and ksm.pages_sharing != stable_items - shared:
+        return f"pages_sharing is {ksm.pages_sharing} but stable items - shared = {stable_items - shared}"
+    if quiescent and ksm.pages_unshared != unshared:
+        return f"pages_unshared is {ksm.pages_unshared} but {unshared} items are unstable"
+    if ksm.rmap_items != len(items):
+        return f"ksm_rmap_items is {ksm.rmap_items} but {len(items)} rmap_items are on slots"
+    for slot in ksm.mm_list:
+        if slot.mm.ksm_rmap_items != len(slot.rmap_list):
+            return f"{slot.mm.owner}: ksm_rmap_items {slot.mm.ksm_rmap_items} != {len(slot.rmap_list)}"
+        merging = sum(1 for i in slot.rmap_list if i.stable)
+        if quiescent and slot.mm.ksm_merging_pages != merging:
+            return f"{slot.mm.owner}: ksm_merging_pages {slot.mm.ksm_merging_pages} != {merging}"
+    return None
+
+
+def stable_nodes_in_one_place(w, quiescent):
+    """Every stable node is linked in the tree at its ``nid`` or is on migrate_nodes."""
+    ksm = w.ksm
+    seen = set()
+    for i, tree in enumerate(ksm.root_stable_tree):
+        for n in tree:
+            if id(n) in seen:
+                return f"{n!r} is linked twice"
+            seen.add(id(n))
+            if n.tree is not tree or n.exiled:
+                return f"{n!r} is in {tree.name} but believes otherwise"
+            if w.fixes.stable_node_removal and n.nid != i:
+                return f"{n!r} is in {tree.name} but records nid {n.nid}"
+    for n in ksm.migrate_nodes:
+        if id(n) in seen or not n.exiled:
+            return f"{n!r} is on migrate_nodes and elsewhere"
+        seen.add(id(n))
+    return None
+
+
+def stable_items_consistent(w, quiescent):
+    """An item flagged stable hangs on a live node's list, and only such items do."""
+    ksm = w.ksm
+    on_nodes = {id(i) for n in ksm.stable_nodes() for i in n.hlist}
+    for item in ksm.rmap_items_of():
+        if item.stable != (id(item) in on_nodes):
+            return f"{item!r} stable flag disagrees with the stable nodes' lists"
+        if item.stable and item.unstable:
+            return f"{item!r} is both stable and unstable"
+    return None
+
+
+def unstable_tree_consistent(w, quiescent):
+    """Each unstable tree holds only items flagged unstable, inserted this pass."""
+    ksm = w.ksm
+    seqnr = ksm.ksm_scan.seqnr & 0xFF
+    for tree in ksm.root_unstable_tree:
+        for item in tree:
+            if not item.unstable or item.seqnr != seqnr or item.tree is not tree:
+                return f"{item!r} is in {tree.name} but is not an unstable item of this pass"
+    return None
+
+
+def rmap_lists_sorted(w, quiescent):
+    """Each mm_slot's rmap_list is in address order; the hash and the list agree."""
+    ksm = w.ksm
+    for slot in ksm.mm_list:
+        addrs = [i.address for i in slot.rmap_list]
+        if addrs != sorted(set(addrs)):
+            return f"rmap_list of {slot.mm.owner} is out of order"
+        if ksm.mm_slots_hash.get(slot.mm) is not slot or not slot.mm.vm_mergeable:
+            return f"{slot!r} is on the list but not registered"
+    if len(ksm.mm_slots_hash) != len(ksm.mm_list):
+        return "mm_slots_hash and the mm_slot list disagree"
+    cur = ksm.ksm_scan.mm_slot
+    if cur is not ksm.head and cur not in ksm.mm_list:
+        return "the ksm_scan cursor points at a freed mm_slot"
+    return None
+
+
+def ksm_pages_read_only(w, quiescent):
+    """A KSM page is never mapped writable."""
+    for mm in w.mms:
+        for addr, pte in mm.ptes.items():
+            if pte.__class__ is Present and pte.writable and PageKsm(pte.page):
+                return f"{mm.owner}@{addr:#x} maps KSM page {pte.page.pfn:#x} writable"
+    return None
+
+
+def keyhole_nodes_alive(w, quiescent):
+    """A KSM page naming a stable node names one that still exists (no use-after-free)."""
+    live = {id(n) for n in w.ksm.stable_nodes()}
+    for page in w.mem.frames.values():
+        node = page_stable_node(page)
+        if node is not None and id(node) not in live:
+            return f"page {page.pfn:#x} points at freed {node!r}"
+    return None
+
+
+def page_references(w, quiescent):
+    """mapcount counts the PTEs; at rest every reference is a mapping or the swap cache;
+    swap counts match the swap entries."""
+    maps = {}
+    swaps = {}
+    for mm in w.mms:
+        for pte in mm.ptes.values():
+            cls = pte.__class__
+            if cls is Present:
+                maps[pte.page.pfn] = maps.get(pte.page.pfn, 0) + 1
+                if w.mem.frames.get(pte.page.pfn) is not pte.page:
+                    return f"{mm.owner} maps freed frame {pte.page.pfn:#x}"
+            elif cls is SwapEntry:
+                swaps[pte.entry] = swaps.get(pte.entry, 0) + 1
+            elif cls is MigrationEntry and quiescent:
+                return f"{mm.owner} has a migration entry at rest"
+    for pfn, page in w.mem.frames.items():
+        if page.mapcount != maps.get(pfn, 0):
+            return f"page {pfn:#x} mapcount {page.mapcount} but {maps.get(pfn, 0)} PTEs map it"
+        if quiescent:
+            expected = page.mapcount + (1 if page.swapcache else 0)
+            if page.refcount != expected:
+                return f"page {pfn:#x} refcount {page.refcount}, expected {expected}"
+            if page.lock_owner is not None:
+                return f"page {pfn:#x} left locked by {page.lock_owner}"
+    for entry, slot in w.swap.slots.items():
+        if slot.count != swaps.get(entry, 0):
+            return f"swap slot {entry} count {slot.count} but {swaps.get(entry, 0)} entries"
+        if slot.page is not None and (not slot.page.swapcache or slot.page.swap_entry != entry):
+            return f"swap slot {entry} and its cache page disagree"
+    return None
+
+
+def ksm_mapping_matches(w, quiescent):
+    """A live stable node's keyhole opens onto a KSM page naming it (or the node is stale)."""
+    for node in w.ksm.stable_nodes():
+        page = w.mem.pfn_to_page(node.kpfn)
+        m = page.mapping if page is not None else None
+        if m.__class__ is KsmMapping and m.stable_node is not node and m.stable_node is not None:
+            return f"{node!r}'s frame is the KSM page of another node"
+    return None
+
+
+INVARIANTS = (counters_match_trees, stable_nodes_in_one_place, stable_items_consistent,
+              unstable_tree_consistent, rmap_lists_sorted, ksm_pages_read_only,
+              keyhole_nodes_alive, page_references, ksm_mapping_matches)
+
+
+def violations(w, quiescent=True):
+    """Every broken invariant as (name, message)."""
+    out = []
+    for inv in INVARIANTS:
+        msg = inv(w, quiescent)
+        if msg is not None:
+            out.append((inv.__name__, msg))
+    return out
+
+
+def first_violation(w, quiescent=True):
+    for inv in INVARIANTS:
+        msg = inv(w, quiescent)
+        if msg is not None:
+            return inv.__name__, msg
+    return None

@@ -1,0 +1,386 @@
+"""The friendly facade: a Kernel with processes, sysfs and ksmd, each call running the
+model's kernel paths to completion (the same generators the scheduler interleaves)."""
+import errno
+
+from .check.invariants import first_violation
+from .errors import KernelError, KernelOops
+from .fixes import Fixes
+from .ksm.scan import ksmd_batch
+from .ksm.state import KSM_RUN_MERGE, RMAP_ITEM_SIZE
+from .ksm.sysfs import COUNTERS, KNOBS, sysfs_read, sysfs_store
+from .mm.fork import dup_mmap, mmput
+from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE, madvise_vmas
+from .mm.memory import handle_mm_fault
+from .mm.migrate import migrate_page
+from .mm.mm_types import MmStruct, Vma
+from .mm.page import PAGE_SIZE, page_content, put_page
+from .mm.pte import MigrationEntry, Present, SwapEntry
+from .mm.vmscan import shrink_page, shrink_swapcache
+from .sched.run import run_to_completion
+from .world import World
+
+__all__ = ["Kernel", "Process", "MAX_MAP_PAGES"]
+
+MAX_MAP_PAGES = 1 << 20          # a larger mmap fails with ENOMEM
+MMAP_BASE = 0x7F0000000000
+MMAP_GAP = 1 << 32               # room between mappings, so they never touch
+
+
+def _int(value, name):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    return value
+
+
+def _run(w, name, gen):
+    """Run a kernel path; an oops is logged in dmesg before it propagates."""
+    try:
+        return run_to_completion(w, name, gen)
+    except KernelOops as oops:
+        w.dmesg.append(f"BUG: {oops}")
+        raise
+
+
+class Process:
+    """A user process with its own mm (from ``Kernel.spawn`` or ``fork``)."""
+
+    def __init__(self, kernel, name, pid, mm):
+        self.kernel = kernel
+        self.name = name
+        self.pid = pid
+        self.mm = mm
+
+    def __repr__(self) -> str:
+        return f"<Process {self.name} pid={self.pid}{'' if self.alive else ' exited'}>"
+
+    @property
+    def alive(self) -> bool:
+        return self.mm.users > 0
+
+    def _live(self, what):
+        if not self.alive:
+            raise KernelError(errno.ESRCH, f"{what}: process {self.name} has exited")
+
+    def _page_addr(self, addr, what):
+        _int(addr, "addr")
+        self._live(what)
+        if addr % PAGE_SIZE:
+            raise ValueError(f"addr {addr:#x} is not page-aligned (the model reads and writes whole pages)")
+        vma = self.mm.find_vma(addr)
+        if vma is None:
+            raise KernelError(errno.EFAULT, f"{what}: {addr:#x} is not mapped in {self.name}")
+        return vma
+
+    # -- system calls --------------------------------------------------------------
+    def mmap(self, npages, node=0) -> int:
+        """mmap(MAP_PRIVATE|MAP_ANONYMOUS) of ``npages`` pages, allocated on ``node``;
+        returns the start address. Pages are faulted in by the first write."""
+        _int(npages, "npages")
+        _int(node, "node")
+        self._live("mmap")
+        if npages <= 0:
+            raise KernelError(errno.EINVAL, f"mmap: length of {npages} pages")
+        if npages > MAX_MAP_PAGES:
+            raise KernelError(errno.ENOMEM, f"mmap: {npages} pages is more than the model's "
+                              f"{MAX_MAP_PAGES}")
+        if not 0 <= node < self.kernel.world.nodes:
+            raise KernelError(errno.EINVAL, f"mmap: no NUMA node {node} (nodes 0..{self.kernel.world.nodes - 1})")
+        mm = self.mm
+        start = mm.mmap_base
+        mm.mmap_base += npages * PAGE_SIZE + MMAP_GAP
+        mm.vmas.append(Vma(mm, start, start + npages * PAGE_SIZE, node))
+        mm.vmas.sort(key=lambda v: v.start)
+        return start
+
+    def write(self, addr, data) -> None:
+        """Store ``data`` (up to a page, zero-padded) as the whole page at ``addr``."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        if len(data) > PAGE_SIZE:
+            raise ValueError(f"data is {len(data)} bytes, more than a page ({PAGE_SIZE})")
+        vma = self._page_addr(addr, "write")
+        content = page_content(data)
+        w = self.kernel.world
+        _run(w, f"{self.name}:write", _access(w, vma, addr, content))
+
+    def read(self, addr) -> bytes:
+        """The page at ``addr`` (PAGE_SIZE bytes); faults a swapped-out page back in."""
+        vma = self._page_addr(addr, "read")
+        w = self.kernel.world
+        content = _run(w, f"{self.name}:read", _access(w, vma, addr, None))
+        return content.ljust(PAGE_SIZE, b"\0")
+
+    def madvise(self, start, npages, advice) -> None:
+        """madvise(start, npages * PAGE_SIZE, advice) with MADV_(UN)MERGEABLE.
+        Simplification: an unmapped hole fails with ENOMEM *before* anything changes."""
+        _int(start, "start")
+        _int(npages, "npages")
+        _int(advice, "advice")
+        self._live("madvise")
+        if start % PAGE_SIZE:
+            raise KernelError(errno.EINVAL, f"madvise: start {start:#x} is not page-aligned")
+        if npages < 0:
+            raise KernelError(errno.EINVAL, f"madvise: negative length {npages}")
+        if advice not in (MADV_MERGEABLE, MADV_UNMERGEABLE):
+            raise KernelError(errno.EINVAL, f"madvise: advice {advice} is not modelled "
+                              "(MADV_MERGEABLE=12, MADV_UNMERGEABLE=13)")
+        end = start + npages * PAGE_SIZE
+        for addr in range(start, end, PAGE_SIZE):
+            if self.mm.find_vma(addr) is None:
+                raise KernelError(errno.ENOMEM, f"madvise: {addr:#x} is not mapped")
+        if npages == 0:
+            return
+        w = self.kernel.world
+        err = _run(w, f"{self.name}:madvise", madvise_vmas(w, self.mm, start, end, advice))
+        if err:
+            raise KernelError(-err, "madvise failed")
+
+    def fork(self, name) -> "Process":
+        """fork(): a child with a copy of this address space (COW), registered with KSM
+        if this mm is."""
+        self.kernel._check_name(name)
+        self._live("fork")
+        w = self.kernel.world
+        mm = _run(w, f"{self.name}:fork", dup_mmap(w, self.mm, name))
+        return self.kernel._adopt(name, mm)
+
+    def exit(self) -> None:
+        """exit(): the last user of the mm goes; KSM lets go of it, then the pages go."""
+        self._live("exit")
+        w = self.kernel.world
+        _run(w, f"{self.name}:exit", mmput(w, self.mm))
+
+    # -- views -----------------------------------------------------------------------
+    def pte(self, addr):
+        """The PTE at ``addr``: None, Present, SwapEntry or MigrationEntry."""
+        return self.mm.ptes.get(_int(addr, "addr"))
+
+    def ksm_stat(self) -> dict:
+        """/proc/PID/ksm_stat as of 6.x, for the fields 3.9 can have."""
+        mm = self.mm
+        return {
+            "ksm_rmap_items": mm.ksm_rmap_items,
+            "ksm_merging_pages": mm.ksm_merging_pages,
+            "ksm_process_profit": mm.ksm_merging_pages * PAGE_SIZE - mm.ksm_rmap_items * RMAP_ITEM_SIZE,
+        }
+
+
+def _access(w, vma, addr, content):
+    """A user access: fault until the PTE allows it, then store (or load) the page."""
+    mm = vma.mm
+    write = content is not None
+    yield from mm.mmap_sem.down_read(w, "do_page_fault:down_read")
+    try:
+        while True:
+            pte = mm.ptes.get(addr)
+            if pte is None and not write:
+                return b""
+            if pte.__class__ is Present and (pte.writable or not write):
+                if write:
+                    pte.page.content = content
+                    if not pte.dirty:
+                        mm.ptes[addr] = Present(pte.page, True, True)
+                    return None
+                return pte.page.content
+            yield from handle_mm_fault(w, vma, addr, write)
+    finally:
+        mm.mmap_sem.up_read(w)
+
+
+class Sysfs:
+    """/sys/kernel/mm/ksm."""
+
+    def __init__(self, world):
+        self._w = world
+
+    def names(self) -> tuple:
+        return KNOBS + COUNTERS
+
+    def read(self, name) -> int:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        if name not in KNOBS and name not in COUNTERS:
+            raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
+        return sysfs_read(self._w, name)
+
+    def write(self, name, value) -> None:
+        """Write ``value`` (an int, or the text as written) to a knob."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise TypeError(f"value must be an int or a str, not {type(value).__name__}")
+        if name in COUNTERS:
+            raise KernelError(errno.EACCES, f"/sys/kernel/mm/ksm/{name} is read-only")
+        if name not in KNOBS:
+            raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
+        _run(self._w, f"echo>{name}", sysfs_store(self._w, name, str(value)))
+
+    def snapshot(self) -> dict:
+        """Every knob and counter, by name."""
+        return {n: sysfs_read(self._w, n) for n in KNOBS + COUNTERS}
+
+
+class Ksmd:
+    """The ksmd kernel thread, woken by hand."""
+
+    def __init__(self, world):
+        self._w = world
+
+    def _require_run(self):
+        if not self._w.ksm.run & KSM_RUN_MERGE:
+            raise RuntimeError(f"ksmd only scans while run=1 (run is {self._w.ksm.run}): "
+                               "k.sysfs.write('run', 1) first")
+
+    def scan(self, pages=None) -> int:
+        """One batch of up to ``pages`` rmap_items (default: the pages_to_scan knob);
+        returns how many went through cmp_and_merge_page."""
+        self._require_run()
+        if pages is None:
+            pages = self._w.ksm.pages_to_scan
+        _int(pages, "pages")
+        if pages < 0:
+            raise ValueError(f"pages must be >= 0, not {pages}")
+        return _run(self._w, "ksmd", ksmd_batch(self._w, pages))
+
+    def full_scan(self) -> int:
+        """Batches of pages_to_scan until the pass in progress (or a whole new one) ends;
+        returns the pages scanned. Nothing happens while no mm is registered."""
+        self._require_run()
+        ksm = self._w.ksm
+        if ksm.pages_to_scan == 0:
+            raise RuntimeError("pages_to_scan is 0: ksmd would never finish a pass")
+        seqnr = ksm.ksm_scan.seqnr
+        total = 0
+        while ksm.mm_list and ksm.ksm_scan.seqnr == seqnr:
+            total += _run(self._w, "ksmd", ksmd_batch(self._w, ksm.pages_to_scan))
+        return total
+
+    def passes(self, n) -> int:
+        """``n`` full passes; returns the pages scanned."""
+        return sum(self.full_scan() for _ in range(_int(n, "n")))
+
+
+class Kernel:
+    """A machine with ``nodes`` NUMA nodes running the KSM of ``fixes``."""
+
+    def __init__(self, nodes=2, fixes=None):
+        _int(nodes, "nodes")
+        if not 1 <= nodes <= 64:
+            raise ValueError(f"nodes must be between 1 and 64, not {nodes}")
+        if fixes is None:
+            fixes = Fixes.all()
+        if not isinstance(fixes, Fixes):
+            raise TypeError(f"fixes must be a Fixes, not {type(fixes).__name__}")
+        self.world = World(nodes, fixes)
+        self.sysfs = Sysfs(self.world)
+        self.ksmd = Ksmd(self.world)
+        self.processes = []
+
+    def __repr__(self) -> str:
+        return f"<Kernel nodes={self.world.nodes} {self.world.fixes}>"
+
+    @property
+    def fixes(self) -> Fixes:
+        return self.world.fixes
+
+    @property
+    def ksm(self):
+        """KSM's global state (trees, mm_slot list, cursor, counters)."""
+        return self.world.ksm
+
+    @property
+    def dmesg(self) -> list:
+        return self.world.dmesg
+
+    def _check_name(self, name):
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        if not name:
+            raise ValueError("name must not be empty")
+        if any(p.name == name for p in self.processes):
+            raise ValueError(f"a process is already called {name!r}")
+
+    def _adopt(self, name, mm) -> Process:
+        p = Process(self, name, len(self.processes) + 1, mm)
+        self.processes.append(p)
+        return p
+
+    def spawn(self, name) -> Process:
+        """A new process with an empty address space."""
+        self._check_name(name)
+        mm = MmStruct(name, MMAP_BASE)
+        self.world.mms.append(mm)
+        return self._adopt(name, mm)
+
+    def process(self, name) -> Process:
+        for p in self.processes:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def _present_page(self, proc, addr, what):
+        if not isinstance(proc, Process):
+            raise TypeError(f"proc must be a Process, not {type(proc).__name__}")
+        _int(addr, "addr")
+        proc._live(what)
+        if addr % PAGE_SIZE:
+            raise ValueError(f"addr {addr:#x} is not page-aligned")
+        if proc.mm.find_vma(addr) is None:
+            raise KernelError(errno.EFAULT, f"{what}: {addr:#x} is not mapped in {proc.name}")
+        pte = proc.mm.ptes.get(addr)
+        if pte.__class__ is not Present:
+            state = "nothing" if pte is None else "a swap entry" if pte.__class__ is SwapEntry else "a migration entry"
+            raise KernelError(errno.ENOENT, f"{what}: {proc.name}@{addr:#x} maps no page ({state})")
+        return pte.page
+
+    def page_at(self, proc, addr):
+        """The page ``proc`` maps present at ``addr``, or None."""
+        pte = proc.mm.ptes.get(_int(addr, "addr"))
+        return pte.page if pte.__class__ is Present else None
+
+    def swap_out(self, proc, addr) -> int:
+        """Reclaim the frame ``proc`` maps at ``addr``: into the swap cache, and every
+        mapping found by the reverse map becomes a swap entry. Returns the PTEs unmapped."""
+        page = self._present_page(proc, addr, "swap_out")
+        w = self.world
+        page.refcount += 1                      # isolate_lru_page()
+        try:
+            done = _run(w, "kswapd", shrink_page(w, page))
+        finally:
+            put_page(w.mem, page)
+        if done is None:
+            raise KernelError(errno.EAGAIN, f"page {page.pfn:#x} is locked")
+        return done
+
+    def reclaim(self) -> int:
+        """A later reclaim pass: free every unmapped swap-cache page nobody else holds."""
+        return shrink_swapcache(self.world)
+
+    def migrate(self, proc, addr, node) -> int:
+        """Migrate the frame ``proc`` maps at ``addr`` to ``node``; returns the new pfn."""
+        _int(node, "node")
+        w = self.world
+        if not 0 <= node < w.nodes:
+            raise KernelError(errno.ENODEV, f"migrate: no NUMA node {node}")
+        page = self._present_page(proc, addr, "migrate")
+        if page.nid == node:
+            return page.pfn
+        page.refcount += 1                      # isolate_lru_page()
+        try:
+            new = _run(w, "migration", migrate_page(w, page, node))
+        finally:
+            put_page(w.mem, page)
+        if new is None:
+            raise KernelError(errno.EAGAIN, f"migrate: page {page.pfn:#x} stayed busy")
+        return new.pfn
+
+    def check(self) -> None:
+        """Run every invariant; raise KernelOops naming the first that is broken."""
+        bad = first_violation(self.world, quiescent=True)
+        if bad is not None:
+            raise KernelOops(f"invariant {bad[0]} broken: {bad[1]}")
+
+    def fingerprint(self) -> str:
+        return self.world.fingerprint()
+
+

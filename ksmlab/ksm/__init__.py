@@ -1,0 +1,1 @@
+"""mm/ksm.c: one module per concept (structures, trees, merging, scanning, unmerging, sysfs)."""

@@ -1,0 +1,119 @@
+"""ksmd: walking the cursor over every registered mm, a batch at a time."""
+from ..mm.memory import follow_page
+from ..mm.mm_types import ksm_test_exit
+from ..mm.page import put_page
+from ..sched.points import Point
+from .merge import cmp_and_merge_page
+from .rmap_item import get_next_rmap_item, remove_trailing_rmap_items
+from .stable import get_ksm_page
+from .state import KSM_RUN_MERGE
+
+__all__ = ["scan_get_next_rmap_item", "ksm_do_scan", "ksmd_batch"]
+
+_DRAIN = Point("scan_get_next_rmap_item:lru_add_drain_all",
+               "start of a pass: draining the per-CPU LRU batches waits on every CPU")
+_PRUNE_NEXT = Point("scan_get_next_rmap_item:prune_migrate_nodes", "one exile checked")
+_NEXT_ADDR = Point("scan_get_next_rmap_item:cond_resched", "between addresses")
+_MM_DONE = Point("scan_get_next_rmap_item:up_read", "finished an mm and moved the cursor on")
+_DO_SCAN = Point("ksm_do_scan:cond_resched", "between pages, still holding ksm_thread_mutex")
+
+
+def scan_get_next_rmap_item(w):
+    """scan_get_next_rmap_item(): advance the cursor to the next present anonymous page
+    in a mergeable area; returns (item, page) with a reference on page, or (None, None)
+    at the end of a full pass (or when there is nothing to scan)."""
+    ksm = w.ksm
+    scan = ksm.ksm_scan
+    head = ksm.head
+    if not ksm.mm_list:
+        return None, None
+    slot = scan.mm_slot
+    if slot is head:
+        yield _DRAIN
+        if not ksm.merge_across_nodes and w.fixes.stable_node_removal:
+            for node in list(ksm.migrate_nodes):     # prune stale exiles once a pass
+                page = yield from get_ksm_page(w, node, False)
+                if page is not None:
+                    put_page(w.mem, page)
+                yield _PRUNE_NEXT
+        for tree in ksm.root_unstable_tree:
+            tree.clear()
+        slot = ksm.list_next(head)                   # [ksm_mmlist_lock]
+        scan.mm_slot = slot
+        if slot is head:
+            return None, None
+        scan.address = 0
+        scan.rmap_list = 0
+    while True:                                      # next_mm:
+        mm = slot.mm
+        yield from mm.mmap_sem.down_read(w, "scan_get_next_rmap_item:down_read")
+        vmas = [] if ksm_test_exit(mm) else mm.vmas_from(scan.address)
+        for vma in vmas:
+            if not vma.mergeable:
+                continue
+            if scan.address < vma.start:
+                scan.address = vma.start
+            if vma.anon_vma is None:
+                scan.address = vma.end
+            while scan.address < vma.end:
+                if ksm_test_exit(mm):
+                    break
+                addr = scan.address
+                page = yield from follow_page(w, vma, addr)
+                if page is not None:
+                    item = yield from get_next_rmap_item(w, slot, addr)
+                    scan.rmap_list += 1
+                    scan.address = addr + 4096
+                    mm.mmap_sem.up_read(w)
+                    return item, page
+                scan.address = addr + 4096
+                yield _NEXT_ADDR
+        if ksm_test_exit(mm):
+            scan.address = 0
+            scan.rmap_list = 0
+        # nuke the items above the last address visited: their VMAs are gone
+        yield from remove_trailing_rmap_items(w, slot, scan.rmap_list)
+        nxt = ksm.list_next(slot)                    # [ksm_mmlist_lock]
+        scan.mm_slot = nxt
+        if scan.address == 0:
+            # no mergeable area left (or exiting): do what __ksm_exit would
+            del ksm.mm_slots_hash[mm]
+            ksm.mm_list.remove(slot)
+            mm.vm_mergeable = False
+        mm.mmap_sem.up_read(w)
+        yield _MM_DONE
+        slot = nxt
+        if slot is head:
+            break
+        scan.address = 0
+        scan.rmap_list = 0
+    scan.seqnr += 1
+    return None, None
+
+
+def ksm_do_scan(w, scan_npages):
+    """ksm_do_scan(): up to ``scan_npages`` pages; a batch stops at the end of a pass.
+    Returns how many pages went through cmp_and_merge_page."""
+    done = 0
+    for _ in range(scan_npages):
+        yield _DO_SCAN
+        item, page = yield from scan_get_next_rmap_item(w)
+        if item is None:
+            break
+        w.ksm.pages_scanned += 1
+        yield from cmp_and_merge_page(w, page, item)
+        put_page(w.mem, page)
+        done += 1
+    return done
+
+
+def ksmd_batch(w, npages):
+    """One wake-up of ksm_scan_thread(): take the mutex, scan a batch if run=1, let go."""
+    ksm = w.ksm
+    yield from ksm.ksm_thread_mutex.lock(w, "ksm_scan_thread:mutex_lock")
+    try:
+        if ksm.run & KSM_RUN_MERGE and ksm.mm_list:
+            return (yield from ksm_do_scan(w, npages))
+        return 0
+    finally:
+        ksm.ksm_thread_mutex.unlock(w)

@@ -1,0 +1,173 @@
+"""/sys/kernel/mm/ksm: knobs and counters, parsed and refused as the kernel does."""
+import errno
+
+from ..errors import KernelError
+from ..sched.points import Point
+from .stable import remove_all_stable_nodes
+from .state import KSM_RUN_UNMERGE, RMAP_ITEM_SIZE
+from .unmerge import unmerge_and_remove_all_rmap_items
+
+__all__ = ["KNOBS", "COUNTERS", "NOT_MODELLED", "kstrtoul", "kstrtoint", "kstrtobool",
+           "sysfs_read", "sysfs_store"]
+
+UINT_MAX = 2**32 - 1
+ULONG_MAX = 2**64 - 1
+
+KNOBS = ("run", "pages_to_scan", "sleep_millisecs", "merge_across_nodes", "max_page_sharing",
+         "use_zero_pages", "smart_scan", "stable_node_chains_prune_millisecs")
+COUNTERS = ("pages_shared", "pages_sharing", "pages_unshared", "pages_volatile", "full_scans",
+            "pages_scanned", "pages_skipped", "general_profit", "ksm_zero_pages",
+            "stable_node_chains", "stable_node_dups")
+#: Accepted with the kernel's validation but without effect: they arrived after 3.9.
+NOT_MODELLED = ("max_page_sharing", "use_zero_pages", "smart_scan",
+                "stable_node_chains_prune_millisecs", "sleep_millisecs")
+
+_RUN_DONE = Point("run_store:mutex_unlock", "the run store is done")
+
+
+def kstrtoull(text: str) -> int:
+    """kstrtoull(s, 10): optional '+', decimal digits, at most one trailing newline."""
+    s = text[:-1] if text.endswith("\n") else text
+    if s.startswith("+"):
+        s = s[1:]
+    if not s or not s.isascii() or not s.isdigit():
+        raise KernelError(errno.EINVAL, f"{text!r} is not a decimal number")
+    value = int(s)
+    if value > ULONG_MAX:
+        raise KernelError(errno.ERANGE, f"{text!r} is out of range")
+    return value
+
+
+kstrtoul = kstrtoull
+
+
+def kstrtoint(text: str) -> int:
+    """kstrtoint(s, 10): as kstrtoull, also taking a leading '-'; must fit an int."""
+    if text.startswith("-"):
+        value = -kstrtoull(text[1:])
+    else:
+        value = kstrtoull(text)
+    if not -(2**31) <= value < 2**31:
+        raise KernelError(errno.ERANGE, f"{text!r} is out of range for an int")
+    return value
+
+
+def kstrtobool(text: str) -> bool:
+    """kstrtobool(): 1/y/Y/t/T/on true, 0/n/N/f/F/off false, by the first one or two chars."""
+    c = text[:1]
+    if c in ("1", "y", "Y", "t", "T"):
+        return True
+    if c in ("0", "n", "N", "f", "F"):
+        return False
+    if c in ("o", "O"):
+        c2 = text[1:2]
+        if c2 in ("n", "N"):
+            return True
+        if c2 in ("f", "F"):
+            return False
+    raise KernelError(errno.EINVAL, f"{text!r} is not a boolean")
+
+
+def _unsigned(text: str, name: str) -> int:
+    """The stores that map every parse failure, and values over UINT_MAX, to EINVAL."""
+    try:
+        value = kstrtoul(text)
+    except KernelError as e:
+        raise KernelError(errno.EINVAL, f"{name}: {e.reason}") from None
+    if value > UINT_MAX:
+        raise KernelError(errno.EINVAL, f"{name}: {value} is above UINT_MAX")
+    return value
+
+
+def sysfs_read(w, name: str) -> int:
+    ksm = w.ksm
+    if name == "full_scans":
+        return ksm.ksm_scan.seqnr
+    if name == "pages_volatile":
+        return ksm.pages_volatile
+    if name == "general_profit":
+        return ksm.pages_sharing * 4096 - ksm.rmap_items * RMAP_ITEM_SIZE
+    if name in ("pages_skipped", "ksm_zero_pages", "stable_node_chains", "stable_node_dups"):
+        return 0
+    return getattr(ksm, name)
+
+
+def sysfs_store(w, name: str, text: str):
+    """The store method of knob ``name`` (a generator: run=2 and the knob switches take
+    ksm_thread_mutex and walk everything). Raises KernelError as the write would fail."""
+    ksm = w.ksm
+    if name == "run":
+        return (yield from run_store(w, _unsigned(text, name)))
+    if name in ("pages_to_scan", "sleep_millisecs", "stable_node_chains_prune_millisecs"):
+        setattr(ksm, name, _unsigned(text, name))
+        return
+    if name in ("use_zero_pages", "smart_scan"):
+        setattr(ksm, name, int(kstrtobool(text)))
+        return
+    if name == "merge_across_nodes":
+        knob = kstrtoul(text)
+        if knob > 1:
+            raise KernelError(errno.EINVAL, f"merge_across_nodes must be 0 or 1, not {knob}")
+        return (yield from merge_across_nodes_store(w, knob))
+    if name == "max_page_sharing":
+        knob = kstrtoint(text)
+        if knob < 2:
+            raise KernelError(errno.EINVAL, f"max_page_sharing must be at least 2, not {knob}")
+        return (yield from max_page_sharing_store(w, knob))
+    raise AssertionError(name)
+
+
+def run_store(w, flags: int):
+    """run_store(): 0 stop, 1 merge, 2 stop and unmerge everything (under the mutex)."""
+    ksm = w.ksm
+    if flags > KSM_RUN_UNMERGE:
+        raise KernelError(errno.EINVAL, f"run must be 0, 1 or 2, not {flags}")
+    yield from ksm.ksm_thread_mutex.lock(w, "run_store:mutex_lock")
+    err = 0
+    try:
+        if ksm.run != flags:
+            ksm.run = flags
+            if flags & KSM_RUN_UNMERGE:
+                err = yield from unmerge_and_remove_all_rmap_items(w)
+                if err:
+                    ksm.run = 0
+    finally:
+        ksm.ksm_thread_mutex.unlock(w)
+    if err:
+        raise KernelError(-err, "unmerging failed")
+    yield _RUN_DONE
+
+
+def merge_across_nodes_store(w, knob: int):
+    """merge_across_nodes_store(): switch only while KSM holds no pages.
+
+    3.9 first empties every tree (remove_all_stable_nodes) and refuses with EBUSY if it
+    cannot; 3.8+NUMA only checked pages_shared, so stale nodes survived the switch.
+    """
+    ksm = w.ksm
+    yield from ksm.ksm_thread_mutex.lock(w, "merge_across_nodes_store:mutex_lock")
+    try:
+        if ksm.merge_across_nodes != knob:
+            if ksm.pages_shared:
+                raise KernelError(errno.EBUSY, f"KSM still shares {ksm.pages_shared} pages: "
+                                  "write 2 to run first")
+            if w.fixes.stable_node_removal and (yield from remove_all_stable_nodes(w)):
+                raise KernelError(errno.EBUSY, "some stable nodes could not be removed "
+                                  "(their KSM pages are still mapped)")
+            ksm.merge_across_nodes = knob
+    finally:
+        ksm.ksm_thread_mutex.unlock(w)
+
+
+def max_page_sharing_store(w, knob: int):
+    """max_page_sharing_store() (4.13+): validated and switched like merge_across_nodes;
+    the limit itself is not modelled (3.9 had no stable node chains)."""
+    ksm = w.ksm
+    yield from ksm.ksm_thread_mutex.lock(w, "max_page_sharing_store:mutex_lock")
+    try:
+        if ksm.max_page_sharing != knob:
+            if ksm.pages_shared or (yield from remove_all_stable_nodes(w)):
+                raise KernelError(errno.EBUSY, "KSM still holds pages: write 2 to run first")
+            ksm.max_page_sharing = knob
+    finally:
+        ksm.ksm_thread_mutex.unlock(w)

@@ -1,0 +1,1 @@
+"""The memory model KSM lives in: frames, mms, VMAs, PTEs, faults, swap, migration."""

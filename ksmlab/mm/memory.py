@@ -1,0 +1,199 @@
+"""Page faults and page-table lookups (mm/memory.c): follow_page, COW, swap-in.
+
+All fault paths run with the mm's ``mmap_sem`` held for read by their caller.
+"""
+from ..sched.locks import lock_page, unlock_page
+from ..sched.points import Blocked, Point
+from .mm_types import anon_vma_prepare
+from .page import AnonMapping, PageKsm, get_page, put_page
+from .pte import MigrationEntry, Present, SwapEntry
+
+__all__ = ["follow_page", "handle_mm_fault", "migration_entry_wait", "VM_FAULT_WRITE",
+           "VM_FAULT_RETRY"]
+
+VM_FAULT_WRITE = 1      # the fault broke COW: the PTE now maps a private writable page
+VM_FAULT_RETRY = 2      # the PTE changed under us; the caller looks again
+
+_WP_ALLOC = Point("do_wp_page:alloc_page", "allocating the private copy may sleep")
+_ANON_ALLOC = Point("do_anonymous_page:alloc_page", "allocating a zeroed page may sleep")
+_SWAP_READ = Point("do_swap_page:swapin_readahead", "reading the page back from swap sleeps")
+_SWAP_COPY = Point("ksm_might_need_to_copy:alloc_page", "allocating the copy may sleep")
+
+
+def follow_page(w, vma, addr, foll_migration=False):
+    """follow_page(FOLL_GET): the present page at ``addr`` with a reference taken, else None.
+
+    With ``foll_migration`` (FOLL_MIGRATION, 3.9: 5117b3b835f2) a migration entry is
+    waited out and the lookup repeated; without it a migration entry reads as "nothing".
+    """
+    while True:
+        pte = vma.mm.ptes.get(addr)
+        if pte.__class__ is Present:
+            page = pte.page
+            page.refcount += 1
+            return page
+        if foll_migration and pte.__class__ is MigrationEntry:
+            yield from migration_entry_wait(w, vma.mm, addr, pte)
+            continue
+        return None
+
+
+def migration_entry_wait(w, mm, addr, pte):
+    """migration_entry_wait(): hold the old page and sleep until migration unlocks it."""
+    page = pte.page
+    get_page(page)
+    while page.lock_owner is not None:
+        yield Blocked("migration_entry_wait:wait_on_page_locked", _Unlocked(page),
+                      f"page {page.pfn:#x} is under migration by {page.lock_owner}")
+    put_page(w.mem, page)
+
+
+class _Unlocked:
+    __slots__ = ("page",)
+
+    def __init__(self, page):
+        self.page = page
+
+    def available(self) -> bool:
+        return self.page.lock_owner is None
+
+    def __repr__(self) -> str:
+        return f"migration of pfn {self.page.pfn:#x}"
+
+
+def handle_mm_fault(w, vma, addr, write):
+    """handle_mm_fault(): resolve one fault at ``addr``; returns VM_FAULT_* flags."""
+    mm = vma.mm
+    pte = mm.ptes.get(addr)
+    if pte is None:
+        if not write:
+            return 0        # read of an untouched page: the zero page, not modelled as a frame
+        return (yield from do_anonymous_page(w, vma, addr))
+    cls = pte.__class__
+    if cls is Present:
+        if write and not pte.writable:
+            return (yield from do_wp_page(w, vma, addr, pte))
+        return 0
+    if cls is SwapEntry:
+        return (yield from do_swap_page(w, vma, addr, pte, write))
+    yield from migration_entry_wait(w, mm, addr, pte)
+    return VM_FAULT_RETRY
+
+
+def do_anonymous_page(w, vma, addr):
+    """do_anonymous_page(): first write to an untouched address maps a fresh zeroed page."""
+    anon_vma = anon_vma_prepare(w, vma)
+    yield _ANON_ALLOC
+    mm = vma.mm
+    if mm.ptes.get(addr) is not None:
+        return VM_FAULT_RETRY
+    page = w.mem.alloc_page(vma.node)
+    page.mapping = AnonMapping(anon_vma)
+    page.index = addr
+    page.mapcount = 1
+    mm.ptes[addr] = Present(page, True, True)
+    return VM_FAULT_WRITE
+
+
+def do_wp_page(w, vma, addr, pte):
+    """do_wp_page(): write to a read-only page: reuse it if exclusive, else copy it.
+
+    A KSM page is never reused in place (3.9), whoever maps it.
+    """
+    old = pte.page
+    mm = vma.mm
+    if not PageKsm(old) and old.mapcount == 1 and _reuse_swap_page(w, old):
+        mm.ptes[addr] = Present(old, True, True)
+        return VM_FAULT_WRITE
+    anon_vma = anon_vma_prepare(w, vma)
+    get_page(old)
+    yield _WP_ALLOC
+    try:
+        if mm.ptes.get(addr) is not pte:
+            return VM_FAULT_RETRY
+        new = w.mem.alloc_page(vma.node, old.content)
+        new.mapping = AnonMapping(anon_vma)
+        new.index = addr
+        new.mapcount = 1
+        mm.ptes[addr] = Present(new, True, True)
+        page_remove_rmap(old)
+        put_page(w.mem, old)          # the old mapping's reference
+        return VM_FAULT_WRITE
+    finally:
+        put_page(w.mem, old)
+
+
+def _reuse_swap_page(w, page) -> bool:
+    """reuse_swap_page(): an exclusive page may leave the swap cache and be written in place."""
+    if not page.swapcache:
+        return True
+    slot = w.swap.slots[page.swap_entry]
+    if slot.count:
+        return False
+    if page.lock_owner is not None:
+        return False
+    w.swap.delete_from_swap_cache(w.mem, page)
+    return True
+
+
+def page_remove_rmap(page) -> None:
+    page.mapcount -= 1
+
+
+def do_swap_page(w, vma, addr, pte, write):
+    """do_swap_page(): fault a swapped-out page back in, through the swap cache.
+
+    Which page gets mapped is ksm_might_need_to_copy()'s decision (fix 2 lives there).
+    """
+    from ..ksm.swap import ksm_might_need_to_copy
+
+    mm = vma.mm
+    entry = pte.entry
+    page = w.swap.lookup_swap_cache(entry)
+    if page is None:
+        yield _SWAP_READ
+        if mm.ptes.get(addr) is not pte:
+            return VM_FAULT_RETRY
+        page = w.swap.lookup_swap_cache(entry)
+        if page is None:
+            slot = w.swap.slots[entry]
+            page = w.mem.alloc_page(vma.node, slot.content)
+            page.mapping = AnonMapping(anon_vma_prepare(w, vma))
+            page.index = addr
+            slot.page = page
+            page.swapcache = True
+            page.swap_entry = entry     # the allocation's reference becomes the cache's
+            page.refcount -= 1
+    get_page(page)
+    yield from lock_page(w, page, "do_swap_page:lock_page")
+    if not page.swapcache or page.swap_entry != entry or mm.ptes.get(addr) is not pte:
+        unlock_page(w, page)
+        put_page(w.mem, page)
+        return VM_FAULT_RETRY
+    new = yield from ksm_might_need_to_copy(w, page, vma, addr)
+    if mm.ptes.get(addr) is not pte:      # PTE lock: recheck
+        if new is not page:
+            put_page(w.mem, new)
+        unlock_page(w, page)
+        put_page(w.mem, page)
+        return VM_FAULT_RETRY
+    ret = 0
+    exclusive = False
+    if new is page:
+        page.mapcount += 1               # our reference becomes the mapping's
+        w.swap.swap_free(entry)
+        slot = w.swap.slots.get(entry)
+        if write and not PageKsm(page) and page.mapcount == 1 and slot.count == 0:
+            w.swap.delete_from_swap_cache(w.mem, page)      # reuse_swap_page()
+            exclusive = True
+            ret = VM_FAULT_WRITE
+        mm.ptes[addr] = Present(page, exclusive, exclusive)
+        unlock_page(w, page)
+    else:
+        new.mapcount = 1
+        mm.ptes[addr] = Present(new, write, write)
+        ret = VM_FAULT_WRITE if write else 0
+        w.swap.swap_free(entry)
+        unlock_page(w, page)
+        put_page(w.mem, page)
+    return ret

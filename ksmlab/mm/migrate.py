@@ -1,0 +1,87 @@
+"""Page migration (mm/migrate.c), with migration entries, as in 3.9."""
+from ..sched.locks import lock_page, trylock_page, unlock_page
+from ..sched.points import Point
+from .page import PageKsm, put_page
+from .pte import MigrationEntry, Present
+from .rmap import rmap_walk
+
+__all__ = ["migrate_page", "MIGRATE_PASSES"]
+
+MIGRATE_PASSES = 10
+
+_ALLOC = Point("migrate_pages:alloc_page", "allocating the new page on the target node may sleep")
+_UNMAP_NEXT = Point("try_to_unmap:next_vma", "the rmap walk may be preempted between mappings")
+_REMAP_NEXT = Point("remove_migration_ptes:next_vma", "the rmap walk may be preempted between mappings")
+_RETRY = Point("migrate_pages:retry", "EAGAIN: the next pass tries again")
+
+
+def migrate_page(w, page, nid):
+    """migrate_pages() for one isolated page (the caller holds a reference).
+
+    Returns the new page, or None when every pass failed (EAGAIN).
+    The first passes only trylock the page; the later ("forced") passes sleep for it.
+    """
+    from ..ksm.swap import ksm_migrate_page
+
+    for attempt in range(MIGRATE_PASSES):
+        yield _ALLOC
+        new = w.mem.alloc_page(nid)
+        if not trylock_page(w, page):
+            if attempt < 3:
+                put_page(w.mem, new)
+                yield _RETRY
+                continue
+            yield from lock_page(w, page, "__unmap_and_move:lock_page")
+        # try_to_unmap(TTU_MIGRATION): every mapping becomes a migration entry
+        for vma, addr in rmap_walk(page):
+            pte = vma.mm.ptes.get(addr)
+            if pte.__class__ is not Present or pte.page is not page:
+                continue
+            vma.mm.ptes[addr] = MigrationEntry(page, pte.writable)
+            page.dirty = page.dirty or pte.dirty
+            page.mapcount -= 1
+            put_page(w.mem, page)
+            yield _UNMAP_NEXT
+        new.lock_owner = w.current              # trylock of a fresh page never fails
+        expected = 1 + (1 if page.swapcache else 0)
+        if page.mapcount == 0 and page.refcount == expected:
+            # move_to_new_page(): the mapping, the swap cache slot, the data
+            new.mapping = page.mapping
+            new.index = page.index
+            new.content = page.content
+            new.dirty = page.dirty
+            if page.swapcache:
+                slot = w.swap.slots[page.swap_entry]
+                slot.page = new
+                new.swapcache, new.swap_entry = True, page.swap_entry
+                page.swapcache, page.swap_entry = False, None
+                new.refcount += 1
+                page.refcount -= 1
+            if PageKsm(page):
+                ksm_migrate_page(w, new, page)
+            target, ok = new, True
+        else:
+            target, ok = page, False            # EAGAIN: put the old page back
+        yield from _remove_migration_ptes(w, page, target)
+        if ok:
+            page.mapping = None
+        unlock_page(w, new)
+        unlock_page(w, page)
+        if ok:
+            return new
+        put_page(w.mem, new)
+        yield _RETRY
+    return None
+
+
+def _remove_migration_ptes(w, old, new):
+    """remove_migration_ptes(): walk ``new``'s reverse map and point migration entries
+    for ``old`` at ``new``."""
+    for vma, addr in rmap_walk(new):
+        pte = vma.mm.ptes.get(addr)
+        if pte.__class__ is not MigrationEntry or pte.page is not old:
+            continue
+        vma.mm.ptes[addr] = Present(new, pte.writable and not PageKsm(new), pte.writable)
+        new.mapcount += 1
+        new.refcount += 1
+        yield _REMAP_NEXT
