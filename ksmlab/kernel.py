@@ -37,7 +37,7 @@ def _run(w, name, gen):
     try:
         return run_to_completion(w, name, gen)
     except KernelOops as oops:
-        w.dmesg.append(f"BUG: {oops}")
+        w.dmesg.append(str(oops))
         raise
 
 

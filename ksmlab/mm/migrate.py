@@ -67,9 +67,9 @@ def migrate_page(w, page, nid):
             page.mapping = None
         unlock_page(w, new)
         unlock_page(w, page)
+        put_page(w.mem, new)                    # the allocation's reference
         if ok:
             return new
-        put_page(w.mem, new)
         yield _RETRY
     return None
 
