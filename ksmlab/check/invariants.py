@@ -68,8 +68,12 @@ def stable_items_consistent(w, quiescent):
 
 
 def unstable_tree_consistent(w, quiescent):
-    """Each unstable tree holds only items flagged unstable, inserted this pass."""
+    """During a pass, each unstable tree holds only unstable items inserted in this pass.
+    (Between passes the roots still point at the last pass's tree, which nothing reads:
+    the next pass starts by discarding it.)"""
     ksm = w.ksm
+    if ksm.ksm_scan.mm_slot is ksm.head:
+        return None
     seqnr = ksm.ksm_scan.seqnr & 0xFF
     for tree in ksm.root_unstable_tree:
         for item in tree:

@@ -1,7 +1,7 @@
 """ksmd: walking the cursor over every registered mm, a batch at a time."""
-from ..mm.memory import follow_page
 from ..mm.mm_types import ksm_test_exit
-from ..mm.page import put_page
+from ..mm.page import PAGE_SIZE, put_page
+from ..mm.pte import Present
 from ..sched.points import Point
 from .merge import cmp_and_merge_page
 from .rmap_item import get_next_rmap_item, remove_trailing_rmap_items
@@ -47,26 +47,28 @@ def scan_get_next_rmap_item(w):
     while True:                                      # next_mm:
         mm = slot.mm
         yield from mm.mmap_sem.down_read(w, "scan_get_next_rmap_item:down_read")
-        vmas = [] if ksm_test_exit(mm) else mm.vmas_from(scan.address)
-        for vma in vmas:
-            if not vma.mergeable:
+        ptes = mm.ptes
+        for vma in mm.vmas if mm.users else ():     # find_vma(), unless ksm_test_exit()
+            if vma.end <= scan.address or not vma.mergeable:
                 continue
             if scan.address < vma.start:
                 scan.address = vma.start
             if vma.anon_vma is None:
                 scan.address = vma.end
             while scan.address < vma.end:
-                if ksm_test_exit(mm):
+                if not mm.users:
                     break
                 addr = scan.address
-                page = yield from follow_page(w, vma, addr)
-                if page is not None:
+                pte = ptes.get(addr)
+                if pte.__class__ is Present:            # follow_page(FOLL_GET)
+                    page = pte.page
+                    page.refcount += 1
                     item = yield from get_next_rmap_item(w, slot, addr)
                     scan.rmap_list += 1
-                    scan.address = addr + 4096
+                    scan.address = addr + PAGE_SIZE
                     mm.mmap_sem.up_read(w)
                     return item, page
-                scan.address = addr + 4096
+                scan.address = addr + PAGE_SIZE
                 yield _NEXT_ADDR
         if ksm_test_exit(mm):
             scan.address = 0

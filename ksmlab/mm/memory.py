@@ -163,7 +163,6 @@ def do_swap_page(w, vma, addr, pte, write):
             slot.page = page
             page.swapcache = True
             page.swap_entry = entry     # the allocation's reference becomes the cache's
-            page.refcount -= 1
     get_page(page)
     yield from lock_page(w, page, "do_swap_page:lock_page")
     if not page.swapcache or page.swap_entry != entry or mm.ptes.get(addr) is not pte:

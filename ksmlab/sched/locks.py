@@ -52,6 +52,9 @@ class RwSem:
         return self.writer is None
 
     def down_read(self, w, label: str):
+        if self.writer is None:               # uncontended: no yield
+            self.readers.append(w.current)
+            return
         while self.writer is not None:
             yield Blocked(label, self, f"{self.name} is held for write by {self.writer}")
         self.readers.append(w.current)
