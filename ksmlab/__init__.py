@@ -14,12 +14,24 @@ with the four early-2013 fixes as switches.
 >>> k.sysfs.read("pages_shared"), k.sysfs.read("pages_sharing")
 (1, 3)
 """
+
 from .errors import KernelError, KernelOops
 from .fixes import FIX_COMMITS, Fixes
 from .kernel import Kernel, Process
 from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE
 from .mm.page import PAGE_SIZE, PageKsm, page_stable_node
 
-__all__ = ["Kernel", "Process", "Fixes", "FIX_COMMITS", "KernelError", "KernelOops",
-           "PAGE_SIZE", "MADV_MERGEABLE", "MADV_UNMERGEABLE", "PageKsm", "page_stable_node"]
+__all__ = [
+    "Kernel",
+    "Process",
+    "Fixes",
+    "FIX_COMMITS",
+    "KernelError",
+    "KernelOops",
+    "PAGE_SIZE",
+    "MADV_MERGEABLE",
+    "MADV_UNMERGEABLE",
+    "PageKsm",
+    "page_stable_node",
+]
 __version__ = "0.1.0"

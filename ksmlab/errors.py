@@ -1,4 +1,5 @@
 """Errors the model raises: the kernel's errno for syscalls and sysfs, an oops for kernel bugs."""
+
 import errno as _errno
 import os
 

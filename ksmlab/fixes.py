@@ -3,6 +3,7 @@
 ``Fixes.all()`` is Linux 3.9; ``Fixes.none()`` is "3.8+NUMA": mmotm of January 2013 with
 Petr Holasek's per-node trees (90bd6fd31c80) but before Hugh Dickins' fixes.
 """
+
 from dataclasses import dataclass, fields
 
 __all__ = ["Fixes", "FIX_COMMITS"]
@@ -10,7 +11,8 @@ __all__ = ["Fixes", "FIX_COMMITS"]
 #: Where each switch comes from (commit ids in torvalds/linux).
 FIX_COMMITS = {
     "cursor_insertion": "cbf86cfe04a6 (ksm: remove old stable nodes more thoroughly, cause 2)",
-    "swapcache_copy_on_fault": "cbf86cfe04a6 (ksm: remove old stable nodes more thoroughly, cause 3)",
+    "swapcache_copy_on_fault": "cbf86cfe04a6 (ksm: remove old stable nodes more thoroughly, "
+    "cause 3)",
     "follow_page_migration_wait": "5117b3b835f2 (mm,ksm: FOLL_MIGRATION do migration_entry_wait)",
     "stable_node_removal": "cbf86cfe04a6 cause 1 + 4146d2d673e8 (ksm: make !merge_across_nodes "
     "migration safe)",
@@ -29,7 +31,9 @@ class Fixes:
     def __post_init__(self):
         for f in fields(self):
             if not isinstance(getattr(self, f.name), bool):
-                raise TypeError(f"Fixes.{f.name} must be a bool, not {type(getattr(self, f.name)).__name__}")
+                raise TypeError(
+                    f"Fixes.{f.name} must be a bool, not {type(getattr(self, f.name)).__name__}"
+                )
 
     @classmethod
     def all(cls) -> "Fixes":

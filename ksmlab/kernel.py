@@ -1,5 +1,6 @@
 """The friendly facade: a Kernel with processes, sysfs and ksmd, each call running the
 model's kernel paths to completion (the same generators the scheduler interleaves)."""
+
 import errno
 
 from .check.invariants import first_violation
@@ -14,16 +15,16 @@ from .mm.memory import handle_mm_fault
 from .mm.migrate import migrate_page
 from .mm.mm_types import MmStruct, Vma
 from .mm.page import PAGE_SIZE, page_content, put_page
-from .mm.pte import MigrationEntry, Present, SwapEntry
+from .mm.pte import Present, SwapEntry
 from .mm.vmscan import shrink_page, shrink_swapcache
 from .sched.run import run_to_completion
 from .world import World
 
 __all__ = ["Kernel", "Process", "MAX_MAP_PAGES"]
 
-MAX_MAP_PAGES = 1 << 20          # a larger mmap fails with ENOMEM
+MAX_MAP_PAGES = 1 << 20  # a larger mmap fails with ENOMEM
 MMAP_BASE = 0x7F0000000000
-MMAP_GAP = 1 << 32               # room between mappings, so they never touch
+MMAP_GAP = 1 << 32  # room between mappings, so they never touch
 
 
 def _int(value, name):
@@ -65,7 +66,9 @@ class Process:
         _int(addr, "addr")
         self._live(what)
         if addr % PAGE_SIZE:
-            raise ValueError(f"addr {addr:#x} is not page-aligned (the model reads and writes whole pages)")
+            raise ValueError(
+                f"addr {addr:#x} is not page-aligned (the model reads and writes whole pages)"
+            )
         vma = self.mm.find_vma(addr)
         if vma is None:
             raise KernelError(errno.EFAULT, f"{what}: {addr:#x} is not mapped in {self.name}")
@@ -81,10 +84,13 @@ class Process:
         if npages <= 0:
             raise KernelError(errno.EINVAL, f"mmap: length of {npages} pages")
         if npages > MAX_MAP_PAGES:
-            raise KernelError(errno.ENOMEM, f"mmap: {npages} pages is more than the model's "
-                              f"{MAX_MAP_PAGES}")
+            raise KernelError(
+                errno.ENOMEM, f"mmap: {npages} pages is more than the model's {MAX_MAP_PAGES}"
+            )
         if not 0 <= node < self.kernel.world.nodes:
-            raise KernelError(errno.EINVAL, f"mmap: no NUMA node {node} (nodes 0..{self.kernel.world.nodes - 1})")
+            raise KernelError(
+                errno.EINVAL, f"mmap: no NUMA node {node} (nodes 0..{self.kernel.world.nodes - 1})"
+            )
         mm = self.mm
         start = mm.mmap_base
         mm.mmap_base += npages * PAGE_SIZE + MMAP_GAP
@@ -122,8 +128,11 @@ class Process:
         if npages < 0:
             raise KernelError(errno.EINVAL, f"madvise: negative length {npages}")
         if advice not in (MADV_MERGEABLE, MADV_UNMERGEABLE):
-            raise KernelError(errno.EINVAL, f"madvise: advice {advice} is not modelled "
-                              "(MADV_MERGEABLE=12, MADV_UNMERGEABLE=13)")
+            raise KernelError(
+                errno.EINVAL,
+                f"madvise: advice {advice} is not modelled "
+                "(MADV_MERGEABLE=12, MADV_UNMERGEABLE=13)",
+            )
         end = start + npages * PAGE_SIZE
         for addr in range(start, end, PAGE_SIZE):
             if self.mm.find_vma(addr) is None:
@@ -161,7 +170,8 @@ class Process:
         return {
             "ksm_rmap_items": mm.ksm_rmap_items,
             "ksm_merging_pages": mm.ksm_merging_pages,
-            "ksm_process_profit": mm.ksm_merging_pages * PAGE_SIZE - mm.ksm_rmap_items * RMAP_ITEM_SIZE,
+            "ksm_process_profit": mm.ksm_merging_pages * PAGE_SIZE
+            - mm.ksm_rmap_items * RMAP_ITEM_SIZE,
         }
 
 
@@ -228,8 +238,10 @@ class Ksmd:
 
     def _require_run(self):
         if not self._w.ksm.run & KSM_RUN_MERGE:
-            raise RuntimeError(f"ksmd only scans while run=1 (run is {self._w.ksm.run}): "
-                               "k.sysfs.write('run', 1) first")
+            raise RuntimeError(
+                f"ksmd only scans while run=1 (run is {self._w.ksm.run}): "
+                "k.sysfs.write('run', 1) first"
+            )
 
     def scan(self, pages=None) -> int:
         """One batch of up to ``pages`` rmap_items (default: the pages_to_scan knob);
@@ -329,7 +341,13 @@ class Kernel:
             raise KernelError(errno.EFAULT, f"{what}: {addr:#x} is not mapped in {proc.name}")
         pte = proc.mm.ptes.get(addr)
         if pte.__class__ is not Present:
-            state = "nothing" if pte is None else "a swap entry" if pte.__class__ is SwapEntry else "a migration entry"
+            state = (
+                "nothing"
+                if pte is None
+                else "a swap entry"
+                if pte.__class__ is SwapEntry
+                else "a migration entry"
+            )
             raise KernelError(errno.ENOENT, f"{what}: {proc.name}@{addr:#x} maps no page ({state})")
         return pte.page
 
@@ -343,7 +361,7 @@ class Kernel:
         mapping found by the reverse map becomes a swap entry. Returns the PTEs unmapped."""
         page = self._present_page(proc, addr, "swap_out")
         w = self.world
-        page.refcount += 1                      # isolate_lru_page()
+        page.refcount += 1  # isolate_lru_page()
         try:
             done = _run(w, "kswapd", shrink_page(w, page))
         finally:
@@ -365,7 +383,7 @@ class Kernel:
         page = self._present_page(proc, addr, "migrate")
         if page.nid == node:
             return page.pfn
-        page.refcount += 1                      # isolate_lru_page()
+        page.refcount += 1  # isolate_lru_page()
         try:
             new = _run(w, "migration", migrate_page(w, page, node))
         finally:
@@ -382,5 +400,3 @@ class Kernel:
 
     def fingerprint(self) -> str:
         return self.world.fingerprint()
-
-

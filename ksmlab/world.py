@@ -1,4 +1,5 @@
 """The world: everything the model's kernel knows, as plain data."""
+
 import hashlib
 
 from .fixes import Fixes
@@ -21,7 +22,7 @@ class World:
         self.mem = PhysMem(nodes)
         self.swap = SwapSpace()
         self.ksm = KsmState(nodes)
-        self.mms = []              # every mm ever created, in creation order
+        self.mms = []  # every mm ever created, in creation order
         self.dmesg = []
         self.warned = set()
         self.current = None
@@ -54,15 +55,21 @@ class World:
                 kind = f"ksm:{node.serial if node else '-'}"
             else:
                 kind = "anon"
-            yield (f"page {pfn:#x} n{p.nid} {p.content.hex()} r{p.refcount} m{p.mapcount} {kind} "
-                   f"s{p.swap_entry} l{p.lock_owner}")
+            yield (
+                f"page {pfn:#x} n{p.nid} {p.content.hex()} r{p.refcount} m{p.mapcount} {kind} "
+                f"s{p.swap_entry} l{p.lock_owner}"
+            )
         for e in sorted(self.swap.slots):
             s = self.swap.slots[e]
             yield f"swap {e} c{s.count} {s.content.hex() if s.content is not None else '-'}"
         for mm in self.mms:
-            yield f"mm {mm.owner} u{mm.users} m{int(mm.vm_mergeable)} r{mm.ksm_rmap_items} k{mm.ksm_merging_pages}"
+            yield (
+                f"mm {mm.owner} u{mm.users} m{int(mm.vm_mergeable)} "
+                f"r{mm.ksm_rmap_items} k{mm.ksm_merging_pages}"
+            )
             for v in mm.vmas:
-                yield f" vma {v.start:#x}-{v.end:#x} m{int(v.mergeable)} av{v.anon_vma.serial if v.anon_vma else 0}"
+                av = v.anon_vma.serial if v.anon_vma else 0
+                yield f" vma {v.start:#x}-{v.end:#x} m{int(v.mergeable)} av{av}"
             for addr in sorted(mm.ptes):
                 yield f" pte {addr:#x} {mm.ptes[addr]!r}"
         yield from self.ksm.describe()

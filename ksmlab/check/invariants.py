@@ -4,6 +4,7 @@ Shared by ``Kernel.check()``, the property-based tests and the interleaving expl
 ``quiescent=True`` adds the checks that only hold when no kernel path is half-way
 (every reference accounted for by a mapping or the swap cache).
 """
+
 from ..mm.page import KsmMapping, PageKsm, page_stable_node
 from ..mm.pte import MigrationEntry, Present, SwapEntry
 
@@ -21,14 +22,17 @@ def counters_match_trees(w, quiescent):
     if quiescent and ksm.pages_shared != shared:
         return f"pages_shared is {ksm.pages_shared} but {shared} stable nodes have rmap_items"
     if quiescent and ksm.pages_sharing != stable_items - shared:
-        return f"pages_sharing is {ksm.pages_sharing} but stable items - shared = {stable_items - shared}"
+        want = stable_items - shared
+        return f"pages_sharing is {ksm.pages_sharing} but stable items - shared = {want}"
     if quiescent and ksm.pages_unshared != unshared:
         return f"pages_unshared is {ksm.pages_unshared} but {unshared} items are unstable"
     if ksm.rmap_items != len(items):
         return f"ksm_rmap_items is {ksm.rmap_items} but {len(items)} rmap_items are on slots"
     for slot in ksm.mm_list:
         if slot.mm.ksm_rmap_items != len(slot.rmap_list):
-            return f"{slot.mm.owner}: ksm_rmap_items {slot.mm.ksm_rmap_items} != {len(slot.rmap_list)}"
+            return (
+                f"{slot.mm.owner}: ksm_rmap_items {slot.mm.ksm_rmap_items} != {len(slot.rmap_list)}"
+            )
         merging = sum(1 for i in slot.rmap_list if i.stable)
         if quiescent and slot.mm.ksm_merging_pages != merging:
             return f"{slot.mm.owner}: ksm_merging_pages {slot.mm.ksm_merging_pages} != {merging}"
@@ -161,9 +165,17 @@ def ksm_mapping_matches(w, quiescent):
     return None
 
 
-INVARIANTS = (counters_match_trees, stable_nodes_in_one_place, stable_items_consistent,
-              unstable_tree_consistent, rmap_lists_sorted, ksm_pages_read_only,
-              keyhole_nodes_alive, page_references, ksm_mapping_matches)
+INVARIANTS = (
+    counters_match_trees,
+    stable_nodes_in_one_place,
+    stable_items_consistent,
+    unstable_tree_consistent,
+    rmap_lists_sorted,
+    ksm_pages_read_only,
+    keyhole_nodes_alive,
+    page_references,
+    ksm_mapping_matches,
+)
 
 
 def violations(w, quiescent=True):

@@ -1,4 +1,5 @@
 """Registering mms with KSM: madvise, fork and exit, and where a new mm_slot goes."""
+
 from ..sched.points import Point
 from .state import KSM_RUN_UNMERGE, MmSlot
 from .unmerge import unmerge_ksm_pages
@@ -18,7 +19,7 @@ def ksm_enter(w, mm):
     ksm = w.ksm
     yield _ALLOC_SLOT
     slot = MmSlot(mm)
-    ksm.mm_slots_hash[mm] = slot                     # [ksm_mmlist_lock]
+    ksm.mm_slots_hash[mm] = slot  # [ksm_mmlist_lock]
     if w.fixes.cursor_insertion and ksm.run & KSM_RUN_UNMERGE:
         ksm.insert_before(slot, ksm.head)
     else:
@@ -39,7 +40,7 @@ def ksm_exit(w, mm):
     ksm = w.ksm
     if not mm.vm_mergeable:
         return
-    slot = ksm.mm_slots_hash.get(mm)                 # [ksm_mmlist_lock]
+    slot = ksm.mm_slots_hash.get(mm)  # [ksm_mmlist_lock]
     easy = False
     if slot is not None and ksm.ksm_scan.mm_slot is not slot:
         if not slot.rmap_list:
@@ -62,6 +63,7 @@ def ksm_madvise(w, vma, start, end, advice):
     MADV_UNMERGEABLE breaks the KSM pages in it and clears the flag (rmap_items stay
     until ksmd next passes)."""
     from ..mm.madvise import MADV_MERGEABLE
+
     mm = vma.mm
     if advice == MADV_MERGEABLE:
         if vma.mergeable:

@@ -1,4 +1,5 @@
 """Merging: cmp_and_merge_page and everything it calls to turn pages into KSM pages."""
+
 import zlib
 
 from ..mm.memory import VM_FAULT_WRITE, follow_page, handle_mm_fault
@@ -11,12 +12,22 @@ from .rmap_item import remove_rmap_item_from_tree
 from .stable import memcmp_pages, stable_tree_append, stable_tree_insert, stable_tree_search
 from .unstable import find_mergeable_vma, unstable_tree_search_insert
 
-__all__ = ["cmp_and_merge_page", "calc_checksum", "try_to_merge_with_ksm_page",
-           "try_to_merge_two_pages", "try_to_merge_one_page", "write_protect_page",
-           "replace_page", "break_cow", "break_ksm"]
+__all__ = [
+    "cmp_and_merge_page",
+    "calc_checksum",
+    "try_to_merge_with_ksm_page",
+    "try_to_merge_two_pages",
+    "try_to_merge_one_page",
+    "write_protect_page",
+    "replace_page",
+    "break_cow",
+    "break_ksm",
+]
 
-_BETWEEN_TWO = Point("try_to_merge_two_pages:between",
-                     "locks dropped: the page is a KSM page with no stable node yet")
+_BETWEEN_TWO = Point(
+    "try_to_merge_two_pages:between",
+    "locks dropped: the page is a KSM page with no stable node yet",
+)
 _COND_RESCHED = Point("break_ksm:cond_resched", "cond_resched() before each look at the PTE")
 
 
@@ -72,17 +83,17 @@ def _try_to_free_swap(w, page):
 def try_to_merge_one_page(w, vma, addr, page, kpage) -> int:
     """try_to_merge_one_page(): ``page`` at ``addr`` becomes ``kpage`` (or, with no kpage,
     the page itself becomes a KSM page with no stable node yet). 0 on success."""
-    if page is kpage:                  # a forked KSM page merges with itself
+    if page is kpage:  # a forked KSM page merges with itself
         return 0
     if not vma.mergeable or not PageAnon(page):
         return -14
-    if not trylock_page(w, page):      # never waits: try again next pass
+    if not trylock_page(w, page):  # never waits: try again next pass
         return -14
     err = -14
     orig_pte = write_protect_page(w, vma, addr, page)
     if orig_pte is not None:
         if kpage is None:
-            page.mapping = KsmMapping(None)      # set_page_stable_node(page, NULL)
+            page.mapping = KsmMapping(None)  # set_page_stable_node(page, NULL)
             err = 0
         elif memcmp_pages(page, kpage) == 0:
             err = 0 if replace_page(w, vma, addr, page, kpage, orig_pte) else -14
@@ -162,8 +173,11 @@ def cmp_and_merge_page(w, page, item):
     numa_fix = w.fixes.stable_node_removal
     stable_node = page_stable_node(page)
     if stable_node is not None:
-        if numa_fix and not stable_node.exiled and \
-                ksm.get_kpfn_nid(w, stable_node.kpfn) != stable_node.nid:
+        if (
+            numa_fix
+            and not stable_node.exiled
+            and ksm.get_kpfn_nid(w, stable_node.kpfn) != stable_node.nid
+        ):
             # migrated to another node: exile it until ksmd re-places it (4146d2d673e8)
             ksm.root_stable_tree[stable_node.nid].erase(stable_node)
             stable_node.exiled = True

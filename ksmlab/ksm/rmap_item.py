@@ -1,5 +1,6 @@
 """rmap_item bookkeeping: find or create the item for an address, take it out of its tree,
 free the ones whose pages are gone."""
+
 from ..errors import KernelOops
 from ..mm.page import put_page
 from ..sched.locks import unlock_page
@@ -7,8 +8,12 @@ from ..sched.points import Point
 from .stable import get_ksm_page
 from .state import SEQNR_MASK, RmapItem
 
-__all__ = ["get_next_rmap_item", "remove_rmap_item_from_tree", "remove_trailing_rmap_items",
-           "free_rmap_item"]
+__all__ = [
+    "get_next_rmap_item",
+    "remove_rmap_item_from_tree",
+    "remove_trailing_rmap_items",
+    "free_rmap_item",
+]
 
 _REMOVED = Point("remove_rmap_item_from_tree:cond_resched", "called from long loops")
 _ALLOC_ITEM = Point("get_next_rmap_item:alloc_rmap_item", "allocating an rmap_item may sleep")
@@ -40,8 +45,10 @@ def remove_rmap_item_from_tree(w, item):
     elif item.unstable:
         age = (ksm.ksm_scan.seqnr - item.seqnr) & SEQNR_MASK
         if age > 1:
-            raise KernelOops(f"kernel BUG at mm/ksm.c: remove_rmap_item_from_tree: "
-                             f"unstable {item!r} is {age} passes old")
+            raise KernelOops(
+                f"kernel BUG at mm/ksm.c: remove_rmap_item_from_tree: "
+                f"unstable {item!r} is {age} passes old"
+            )
         if age == 0:
             ksm.root_unstable_tree[item.nid].erase(item)
         ksm.pages_unshared -= 1
@@ -87,5 +94,3 @@ def remove_trailing_rmap_items(w, slot, index):
         item = lst.pop(index)
         yield from remove_rmap_item_from_tree(w, item)
         free_rmap_item(w, item)
-
-

@@ -1,4 +1,5 @@
 """ksmd: walking the cursor over every registered mm, a batch at a time."""
+
 from ..mm.mm_types import ksm_test_exit
 from ..mm.page import PAGE_SIZE, put_page
 from ..mm.pte import Present
@@ -10,8 +11,10 @@ from .state import KSM_RUN_MERGE
 
 __all__ = ["scan_get_next_rmap_item", "ksm_do_scan", "ksmd_batch"]
 
-_DRAIN = Point("scan_get_next_rmap_item:lru_add_drain_all",
-               "start of a pass: draining the per-CPU LRU batches waits on every CPU")
+_DRAIN = Point(
+    "scan_get_next_rmap_item:lru_add_drain_all",
+    "start of a pass: draining the per-CPU LRU batches waits on every CPU",
+)
 _PRUNE_NEXT = Point("scan_get_next_rmap_item:prune_migrate_nodes", "one exile checked")
 _NEXT_ADDR = Point("scan_get_next_rmap_item:cond_resched", "between addresses")
 _MM_DONE = Point("scan_get_next_rmap_item:up_read", "finished an mm and moved the cursor on")
@@ -31,24 +34,24 @@ def scan_get_next_rmap_item(w):
     if slot is head:
         yield _DRAIN
         if not ksm.merge_across_nodes and w.fixes.stable_node_removal:
-            for node in list(ksm.migrate_nodes):     # prune stale exiles once a pass
+            for node in list(ksm.migrate_nodes):  # prune stale exiles once a pass
                 page = yield from get_ksm_page(w, node, False)
                 if page is not None:
                     put_page(w.mem, page)
                 yield _PRUNE_NEXT
         for tree in ksm.root_unstable_tree:
             tree.clear()
-        slot = ksm.list_next(head)                   # [ksm_mmlist_lock]
+        slot = ksm.list_next(head)  # [ksm_mmlist_lock]
         scan.mm_slot = slot
         if slot is head:
             return None, None
         scan.address = 0
         scan.rmap_list = 0
-    while True:                                      # next_mm:
+    while True:  # next_mm:
         mm = slot.mm
         yield from mm.mmap_sem.down_read(w, "scan_get_next_rmap_item:down_read")
         ptes = mm.ptes
-        for vma in mm.vmas if mm.users else ():     # find_vma(), unless ksm_test_exit()
+        for vma in mm.vmas if mm.users else ():  # find_vma(), unless ksm_test_exit()
             if vma.end <= scan.address or not vma.mergeable:
                 continue
             if scan.address < vma.start:
@@ -60,7 +63,7 @@ def scan_get_next_rmap_item(w):
                     break
                 addr = scan.address
                 pte = ptes.get(addr)
-                if pte.__class__ is Present:            # follow_page(FOLL_GET)
+                if pte.__class__ is Present:  # follow_page(FOLL_GET)
                     page = pte.page
                     page.refcount += 1
                     item = yield from get_next_rmap_item(w, slot, addr)
@@ -75,7 +78,7 @@ def scan_get_next_rmap_item(w):
             scan.rmap_list = 0
         # nuke the items above the last address visited: their VMAs are gone
         yield from remove_trailing_rmap_items(w, slot, scan.rmap_list)
-        nxt = ksm.list_next(slot)                    # [ksm_mmlist_lock]
+        nxt = ksm.list_next(slot)  # [ksm_mmlist_lock]
         scan.mm_slot = nxt
         if scan.address == 0:
             # no mergeable area left (or exiting): do what __ksm_exit would

@@ -1,15 +1,25 @@
 """The stable tree: get_ksm_page's keyhole, search, insert, append, and node removal."""
+
 from ..mm.page import KsmMapping, page_stable_node, put_page
 from ..sched.locks import lock_page, unlock_page
 from ..sched.points import Point
 from .state import StableNode
 
-__all__ = ["get_ksm_page", "remove_node_from_stable_tree", "remove_stable_node",
-           "remove_all_stable_nodes", "stable_tree_search", "stable_tree_insert",
-           "stable_tree_append", "memcmp_pages"]
+__all__ = [
+    "get_ksm_page",
+    "remove_node_from_stable_tree",
+    "remove_stable_node",
+    "remove_all_stable_nodes",
+    "stable_tree_search",
+    "stable_tree_insert",
+    "stable_tree_append",
+    "memcmp_pages",
+]
 
-_DETACH_NEXT = Point("remove_node_from_stable_tree:cond_resched",
-                     "detaching rmap_items one by one; counters may be seen half-updated")
+_DETACH_NEXT = Point(
+    "remove_node_from_stable_tree:cond_resched",
+    "detaching rmap_items one by one; counters may be seen half-updated",
+)
 _SEARCH_NEXT = Point("stable_tree_search:cond_resched", "the descent yields between nodes")
 _INSERT_NEXT = Point("stable_tree_insert:cond_resched", "the descent yields between nodes")
 _REMOVE_ALL_NEXT = Point("remove_all_stable_nodes:cond_resched", "one stable node removed")
@@ -67,14 +77,14 @@ def remove_node_from_stable_tree(w, node):
             ksm.pages_shared -= 1
         item.mm.ksm_merging_pages -= 1
         item.anon_vma = None
-        item.stable = False          # 3.9 keeps item.head: see remove_rmap_item_from_tree
+        item.stable = False  # 3.9 keeps item.head: see remove_rmap_item_from_tree
         yield _DETACH_NEXT
     node.hlist = []
     if node.exiled:
         ksm.migrate_nodes.remove(node)
         node.exiled = False
     elif w.fixes.stable_node_removal:
-        ksm.root_stable_tree[node.nid].erase(node)          # 4146d2d673e8: the recorded tree
+        ksm.root_stable_tree[node.nid].erase(node)  # 4146d2d673e8: the recorded tree
     else:
         # 3.8+NUMA: the tree is recomputed from the knob as it is *now*
         ksm.root_stable_tree[ksm.get_kpfn_nid(w, node.kpfn)].erase(node)
@@ -87,11 +97,13 @@ def remove_stable_node(w, node):
     if page is None:
         return 0
     if page.mapcount:
-        w.warn_once("remove_stable_node()",
-                    f"KSM page pfn {page.pfn:#x} still mapped ({page.mapcount}) after unmerge")
-        err = -16       # -EBUSY
+        w.warn_once(
+            "remove_stable_node()",
+            f"KSM page pfn {page.pfn:#x} still mapped ({page.mapcount}) after unmerge",
+        )
+        err = -16  # -EBUSY
     else:
-        page.mapping = KsmMapping(None)      # orphaned: a later swap-in must copy it
+        page.mapping = KsmMapping(None)  # orphaned: a later swap-in must copy it
         yield from remove_node_from_stable_tree(w, node)
         err = 0
     unlock_page(w, page)
@@ -129,11 +141,11 @@ def stable_tree_search(w, page):
     numa_fix = w.fixes.stable_node_removal
     page_node = page_stable_node(page)
     if page_node is not None and not page_node.exiled:
-        page.refcount += 1                     # a forked KSM page: it is its own match
+        page.refcount += 1  # a forked KSM page: it is its own match
         return page
     nid = ksm.get_kpfn_nid(w, page.pfn)
     tree = ksm.root_stable_tree[nid]
-    while True:                                # "again:"
+    while True:  # "again:"
         lo, hi = 0, len(tree.nodes)
         restart = False
         while lo < hi:
@@ -166,7 +178,7 @@ def stable_tree_search(w, page):
             continue
         if page_node is None:
             return None
-        ksm.migrate_nodes.remove(page_node)     # the exile is re-placed at the leaf
+        ksm.migrate_nodes.remove(page_node)  # the exile is re-placed at the leaf
         page_node.exiled = False
         page_node.nid = nid
         tree.link(lo, page_node)

@@ -1,16 +1,26 @@
 """KSM's structures (``struct stable_node``, ``rmap_item``, ``mm_slot``, ``ksm_scan``) and
 its global state: trees, the mm_slot list, counters, knobs and ``ksm_thread_mutex``."""
+
 from ..sched.locks import Mutex
 from .tree import Tree
 
-__all__ = ["StableNode", "RmapItem", "MmSlot", "KsmScan", "KsmState", "KSM_RUN_STOP",
-           "KSM_RUN_MERGE", "KSM_RUN_UNMERGE", "SEQNR_MASK"]
+__all__ = [
+    "StableNode",
+    "RmapItem",
+    "MmSlot",
+    "KsmScan",
+    "KsmState",
+    "KSM_RUN_STOP",
+    "KSM_RUN_MERGE",
+    "KSM_RUN_UNMERGE",
+    "SEQNR_MASK",
+]
 
 KSM_RUN_STOP = 0
 KSM_RUN_MERGE = 1
 KSM_RUN_UNMERGE = 2
 SEQNR_MASK = 0xFF
-RMAP_ITEM_SIZE = 64      # sizeof(struct rmap_item) on 64-bit, for the profit figures
+RMAP_ITEM_SIZE = 64  # sizeof(struct rmap_item) on 64-bit, for the profit figures
 
 
 class StableNode:
@@ -21,30 +31,43 @@ class StableNode:
     def __init__(self, serial: int, kpfn: int, nid: int):
         self.serial = serial
         self.kpfn = kpfn
-        self.nid = nid           # the tree it is linked in (3.9); see stable_node_removal
-        self.hlist = []          # rmap_items sharing the page, most recent first
-        self.exiled = False      # ``head == &migrate_nodes``
-        self.tree = None         # which Tree really holds it (for the oops check only)
+        self.nid = nid  # the tree it is linked in (3.9); see stable_node_removal
+        self.hlist = []  # rmap_items sharing the page, most recent first
+        self.exiled = False  # ``head == &migrate_nodes``
+        self.tree = None  # which Tree really holds it (for the oops check only)
 
     def __repr__(self) -> str:
-        return f"StableNode#{self.serial}(kpfn={self.kpfn:#x}, nid={self.nid}, items={len(self.hlist)})"
+        n = len(self.hlist)
+        return f"StableNode#{self.serial}(kpfn={self.kpfn:#x}, nid={self.nid}, items={n})"
 
 
 class RmapItem:
     """``struct rmap_item``: KSM's record of one (mm, address) it has visited."""
 
-    __slots__ = ("mm", "address", "oldchecksum", "stable", "unstable", "seqnr", "nid", "head",
-                 "anon_vma", "tree")
+    __slots__ = (
+        "mm",
+        "address",
+        "oldchecksum",
+        "stable",
+        "unstable",
+        "seqnr",
+        "nid",
+        "head",
+        "anon_vma",
+        "tree",
+    )
 
     def __init__(self, mm, address: int):
         self.mm = mm
         self.address = address
         self.oldchecksum = 0
-        self.stable = False       # STABLE_FLAG
-        self.unstable = False     # UNSTABLE_FLAG
-        self.seqnr = 0            # low 8 bits of the pass that put it in the unstable tree
+        self.stable = False  # STABLE_FLAG
+        self.unstable = False  # UNSTABLE_FLAG
+        self.seqnr = 0  # low 8 bits of the pass that put it in the unstable tree
         self.nid = 0
-        self.head = None          # stable node; 3.9 leaves it set after removal (see remove_rmap_item_from_tree)
+        self.head = (
+            None  # stable node; 3.9 leaves it set after removal (see remove_rmap_item_from_tree)
+        )
         self.anon_vma = None
         self.tree = None
 
@@ -97,8 +120,8 @@ class KsmState:
     def __init__(self, nodes: int):
         self.nr_node_ids = nodes
         self.head = _Head()
-        self.mm_list = []                 # slots after the head, in list order
-        self.mm_slots_hash = {}           # mm -> MmSlot
+        self.mm_list = []  # slots after the head, in list order
+        self.mm_slots_hash = {}  # mm -> MmSlot
         self.ksm_scan = KsmScan(self.head)
         self.root_stable_tree = [Tree(f"stable tree {i}") for i in range(nodes)]
         self.root_unstable_tree = [Tree(f"unstable tree {i}") for i in range(nodes)]
@@ -167,18 +190,25 @@ class KsmState:
 
     def describe(self):
         ks = self.ksm_scan
-        yield (f"ksm run={self.run} mergeacross={self.merge_across_nodes} seqnr={ks.seqnr} "
-               f"cursor={ks.mm_slot!r}@{ks.address:#x}/{ks.rmap_list} counters={self.pages_shared},"
-               f"{self.pages_sharing},{self.pages_unshared},{self.rmap_items},{self.pages_scanned}")
+        yield (
+            f"ksm run={self.run} mergeacross={self.merge_across_nodes} seqnr={ks.seqnr} "
+            f"cursor={ks.mm_slot!r}@{ks.address:#x}/{ks.rmap_list} counters={self.pages_shared},"
+            f"{self.pages_sharing},{self.pages_unshared},{self.rmap_items},{self.pages_scanned}"
+        )
         for slot in self.mm_list:
             yield f" slot {slot.mm.owner}"
             for it in slot.rmap_list:
-                yield (f"  item {it.address:#x} c{it.oldchecksum:08x} s{int(it.stable)} u{int(it.unstable)}"
-                       f" q{it.seqnr} n{it.nid} h{it.head.serial if it.head else '-'}")
+                yield (
+                    f"  item {it.address:#x} c{it.oldchecksum:08x} "
+                    f"s{int(it.stable)} u{int(it.unstable)}"
+                    f" q{it.seqnr} n{it.nid} h{it.head.serial if it.head else '-'}"
+                )
         for t in self.root_stable_tree:
-            yield f" {t.name}: " + " ".join(f"{n.serial}:{n.kpfn:#x}:{n.nid}:"
-                                             + ",".join(f"{i.mm.owner}@{i.address:#x}" for i in n.hlist)
-                                             for n in t.nodes)
+            yield f" {t.name}: " + " ".join(
+                f"{n.serial}:{n.kpfn:#x}:{n.nid}:"
+                + ",".join(f"{i.mm.owner}@{i.address:#x}" for i in n.hlist)
+                for n in t.nodes
+            )
         for t in self.root_unstable_tree:
             yield f" {t.name}: " + " ".join(f"{i.mm.owner}@{i.address:#x}" for i in t.nodes)
         yield " migrate_nodes: " + " ".join(str(n.serial) for n in self.migrate_nodes)

@@ -1,6 +1,7 @@
 """KSM's hooks into swap-in and migration."""
-from ..mm.page import AnonMapping, PageKsm, page_stable_node
+
 from ..mm.mm_types import anon_vma_prepare
+from ..mm.page import AnonMapping, PageKsm, page_stable_node
 from ..sched.points import Point
 from .state import KSM_RUN_UNMERGE
 
@@ -12,7 +13,7 @@ _ALLOC = Point("ksm_might_need_to_copy:alloc_page", "allocating the copy may sle
 def _needs_copy(w, page, vma, addr) -> bool:
     if PageKsm(page):
         if not w.fixes.swapcache_copy_on_fault:
-            return False          # 3.8: a KSM page has no anon_vma, so it was never copied
+            return False  # 3.8: a KSM page has no anon_vma, so it was never copied
         # cbf86cfe04a6: copy while unmerging, or when the page lost its stable node
         return page_stable_node(page) is None or bool(w.ksm.run & KSM_RUN_UNMERGE)
     if page.mapping is None:

@@ -1,4 +1,5 @@
 """/sys/kernel/mm/ksm: knobs and counters, parsed and refused as the kernel does."""
+
 import errno
 
 from ..errors import KernelError
@@ -7,20 +8,51 @@ from .stable import remove_all_stable_nodes
 from .state import KSM_RUN_UNMERGE, RMAP_ITEM_SIZE
 from .unmerge import unmerge_and_remove_all_rmap_items
 
-__all__ = ["KNOBS", "COUNTERS", "NOT_MODELLED", "kstrtoul", "kstrtoint", "kstrtobool",
-           "sysfs_read", "sysfs_store"]
+__all__ = [
+    "KNOBS",
+    "COUNTERS",
+    "NOT_MODELLED",
+    "kstrtoul",
+    "kstrtoint",
+    "kstrtobool",
+    "sysfs_read",
+    "sysfs_store",
+]
 
 UINT_MAX = 2**32 - 1
 ULONG_MAX = 2**64 - 1
 
-KNOBS = ("run", "pages_to_scan", "sleep_millisecs", "merge_across_nodes", "max_page_sharing",
-         "use_zero_pages", "smart_scan", "stable_node_chains_prune_millisecs")
-COUNTERS = ("pages_shared", "pages_sharing", "pages_unshared", "pages_volatile", "full_scans",
-            "pages_scanned", "pages_skipped", "general_profit", "ksm_zero_pages",
-            "stable_node_chains", "stable_node_dups")
+KNOBS = (
+    "run",
+    "pages_to_scan",
+    "sleep_millisecs",
+    "merge_across_nodes",
+    "max_page_sharing",
+    "use_zero_pages",
+    "smart_scan",
+    "stable_node_chains_prune_millisecs",
+)
+COUNTERS = (
+    "pages_shared",
+    "pages_sharing",
+    "pages_unshared",
+    "pages_volatile",
+    "full_scans",
+    "pages_scanned",
+    "pages_skipped",
+    "general_profit",
+    "ksm_zero_pages",
+    "stable_node_chains",
+    "stable_node_dups",
+)
 #: Accepted with the kernel's validation but without effect: they arrived after 3.9.
-NOT_MODELLED = ("max_page_sharing", "use_zero_pages", "smart_scan",
-                "stable_node_chains_prune_millisecs", "sleep_millisecs")
+NOT_MODELLED = (
+    "max_page_sharing",
+    "use_zero_pages",
+    "smart_scan",
+    "stable_node_chains_prune_millisecs",
+    "sleep_millisecs",
+)
 
 _RUN_DONE = Point("run_store:mutex_unlock", "the run store is done")
 
@@ -149,11 +181,14 @@ def merge_across_nodes_store(w, knob: int):
     try:
         if ksm.merge_across_nodes != knob:
             if ksm.pages_shared:
-                raise KernelError(errno.EBUSY, f"KSM still shares {ksm.pages_shared} pages: "
-                                  "write 2 to run first")
+                raise KernelError(
+                    errno.EBUSY, f"KSM still shares {ksm.pages_shared} pages: write 2 to run first"
+                )
             if w.fixes.stable_node_removal and (yield from remove_all_stable_nodes(w)):
-                raise KernelError(errno.EBUSY, "some stable nodes could not be removed "
-                                  "(their KSM pages are still mapped)")
+                raise KernelError(
+                    errno.EBUSY,
+                    "some stable nodes could not be removed (their KSM pages are still mapped)",
+                )
             ksm.merge_across_nodes = knob
     finally:
         ksm.ksm_thread_mutex.unlock(w)

@@ -5,6 +5,7 @@ bisection: the same order, the same O(log n) descent from a root, a different sh
 Each node remembers which tree really holds it, so erasing a node from a tree that does
 not contain it (the 3.8+NUMA bug) is caught as the oops it would cause.
 """
+
 from ..errors import KernelOops
 
 __all__ = ["Tree"]
@@ -44,7 +45,8 @@ class Tree:
             where = node.tree.name if node.tree is not None else "no tree"
             raise KernelOops(
                 f"BUG: unable to handle kernel paging request in rb_erase: "
-                f"{node!r} erased from {self.name} but it is linked in {where}")
+                f"{node!r} erased from {self.name} but it is linked in {where}"
+            )
         self.nodes.remove(node)
         node.tree = None
 

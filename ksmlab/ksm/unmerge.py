@@ -1,4 +1,5 @@
 """Unmerging: break every KSM page in an area (MADV_UNMERGEABLE) or everywhere (run=2)."""
+
 from ..mm.mm_types import ksm_test_exit
 from ..sched.points import Point
 from .merge import break_ksm
@@ -31,7 +32,7 @@ def unmerge_and_remove_all_rmap_items(w):
     """
     ksm = w.ksm
     scan = ksm.ksm_scan
-    scan.mm_slot = ksm.list_next(ksm.head)           # [ksm_mmlist_lock]
+    scan.mm_slot = ksm.list_next(ksm.head)  # [ksm_mmlist_lock]
     while scan.mm_slot is not ksm.head:
         slot = scan.mm_slot
         mm = slot.mm
@@ -47,7 +48,7 @@ def unmerge_and_remove_all_rmap_items(w):
                 scan.mm_slot = ksm.head
                 return err
         yield from remove_trailing_rmap_items(w, slot, 0)
-        scan.mm_slot = ksm.list_next(slot)            # [ksm_mmlist_lock]
+        scan.mm_slot = ksm.list_next(slot)  # [ksm_mmlist_lock]
         if ksm_test_exit(mm):
             del ksm.mm_slots_hash[mm]
             ksm.mm_list.remove(slot)
@@ -55,6 +56,6 @@ def unmerge_and_remove_all_rmap_items(w):
         mm.mmap_sem.up_read(w)
         yield _MM_DONE
     if w.fixes.stable_node_removal:
-        yield from remove_all_stable_nodes(w)        # cbf86cfe04a6; errors ignored here
+        yield from remove_all_stable_nodes(w)  # cbf86cfe04a6; errors ignored here
     scan.seqnr = 0
     return 0

@@ -1,5 +1,6 @@
 """The unstable tree: candidates that did not change between two visits, compared by
 their *live* content, rebuilt every pass."""
+
 from ..mm.memory import follow_page
 from ..mm.mm_types import ksm_test_exit
 from ..mm.page import put_page
@@ -51,7 +52,7 @@ def unstable_tree_search_insert(w, item, page):
         tree_page = yield from get_mergeable_page(w, tree_item)
         if tree_page is None:
             return None, None
-        if tree_page is page:           # don't substitute a KSM page for a forked page
+        if tree_page is page:  # don't substitute a KSM page for a forked page
             put_page(w.mem, tree_page)
             return None, None
         ret = memcmp_pages(page, tree_page)

@@ -1,4 +1,5 @@
 """fork (kernel/fork.c dup_mmap) and exit (mmput, exit_mmap)."""
+
 from ..sched.points import Point
 from .mm_types import AnonVma, MmStruct, Vma
 from .page import put_page
@@ -6,7 +7,7 @@ from .pte import MigrationEntry, Present, SwapEntry
 
 __all__ = ["dup_mmap", "mmput", "PTRS_PER_PTE"]
 
-PTRS_PER_PTE = 512      # PTEs per page-table page: fork and exit yield between tables
+PTRS_PER_PTE = 512  # PTEs per page-table page: fork and exit yield between tables
 
 _COPY_NEXT = Point("copy_page_range:next_pte_table", "fork may be preempted between page tables")
 _ZAP_NEXT = Point("zap_pte_range:next_pte_table", "exit may be preempted between page tables")
@@ -23,7 +24,7 @@ def dup_mmap(w, parent, child_name):
 
     yield from parent.mmap_sem.down_write(w, "dup_mmap:down_write(oldmm)")
     child = MmStruct(child_name, parent.mmap_base)
-    child.mmap_sem.writer = w.current       # down_write of the new mm: nobody can contend
+    child.mmap_sem.writer = w.current  # down_write of the new mm: nobody can contend
     w.mms.append(child)
     try:
         yield from ksm_fork(w, child, parent)
@@ -31,7 +32,7 @@ def dup_mmap(w, parent, child_name):
             cv = Vma(child, pv.start, pv.end, pv.node)
             cv.mergeable = pv.mergeable
             child.vmas.append(cv)
-            if pv.anon_vma is not None:             # anon_vma_fork()
+            if pv.anon_vma is not None:  # anon_vma_fork()
                 av = AnonVma(w.next_serial(), root=pv.anon_vma.root)
                 cv.anon_vma = av
                 cv.chain = list(pv.chain) + [av]

@@ -1,4 +1,5 @@
 """madvise(MADV_MERGEABLE / MADV_UNMERGEABLE) over a range of VMAs."""
+
 from .mm_types import split_vma
 
 __all__ = ["MADV_MERGEABLE", "MADV_UNMERGEABLE", "madvise_vmas"]

@@ -2,17 +2,23 @@
 
 All fault paths run with the mm's ``mmap_sem`` held for read by their caller.
 """
+
 from ..sched.locks import lock_page, unlock_page
 from ..sched.points import Blocked, Point
 from .mm_types import anon_vma_prepare
 from .page import AnonMapping, PageKsm, get_page, put_page
 from .pte import MigrationEntry, Present, SwapEntry
 
-__all__ = ["follow_page", "handle_mm_fault", "migration_entry_wait", "VM_FAULT_WRITE",
-           "VM_FAULT_RETRY"]
+__all__ = [
+    "follow_page",
+    "handle_mm_fault",
+    "migration_entry_wait",
+    "VM_FAULT_WRITE",
+    "VM_FAULT_RETRY",
+]
 
-VM_FAULT_WRITE = 1      # the fault broke COW: the PTE now maps a private writable page
-VM_FAULT_RETRY = 2      # the PTE changed under us; the caller looks again
+VM_FAULT_WRITE = 1  # the fault broke COW: the PTE now maps a private writable page
+VM_FAULT_RETRY = 2  # the PTE changed under us; the caller looks again
 
 _WP_ALLOC = Point("do_wp_page:alloc_page", "allocating the private copy may sleep")
 _ANON_ALLOC = Point("do_anonymous_page:alloc_page", "allocating a zeroed page may sleep")
@@ -43,8 +49,11 @@ def migration_entry_wait(w, mm, addr, pte):
     page = pte.page
     get_page(page)
     while page.lock_owner is not None:
-        yield Blocked("migration_entry_wait:wait_on_page_locked", _Unlocked(page),
-                      f"page {page.pfn:#x} is under migration by {page.lock_owner}")
+        yield Blocked(
+            "migration_entry_wait:wait_on_page_locked",
+            _Unlocked(page),
+            f"page {page.pfn:#x} is under migration by {page.lock_owner}",
+        )
     put_page(w.mem, page)
 
 
@@ -67,7 +76,7 @@ def handle_mm_fault(w, vma, addr, write):
     pte = mm.ptes.get(addr)
     if pte is None:
         if not write:
-            return 0        # read of an untouched page: the zero page, not modelled as a frame
+            return 0  # read of an untouched page: the zero page, not modelled as a frame
         return (yield from do_anonymous_page(w, vma, addr))
     cls = pte.__class__
     if cls is Present:
@@ -117,7 +126,7 @@ def do_wp_page(w, vma, addr, pte):
         new.mapcount = 1
         mm.ptes[addr] = Present(new, True, True)
         page_remove_rmap(old)
-        put_page(w.mem, old)          # the old mapping's reference
+        put_page(w.mem, old)  # the old mapping's reference
         return VM_FAULT_WRITE
     finally:
         put_page(w.mem, old)
@@ -162,7 +171,7 @@ def do_swap_page(w, vma, addr, pte, write):
             page.index = addr
             slot.page = page
             page.swapcache = True
-            page.swap_entry = entry     # the allocation's reference becomes the cache's
+            page.swap_entry = entry  # the allocation's reference becomes the cache's
     get_page(page)
     yield from lock_page(w, page, "do_swap_page:lock_page")
     if not page.swapcache or page.swap_entry != entry or mm.ptes.get(addr) is not pte:
@@ -170,7 +179,7 @@ def do_swap_page(w, vma, addr, pte, write):
         put_page(w.mem, page)
         return VM_FAULT_RETRY
     new = yield from ksm_might_need_to_copy(w, page, vma, addr)
-    if mm.ptes.get(addr) is not pte:      # PTE lock: recheck
+    if mm.ptes.get(addr) is not pte:  # PTE lock: recheck
         if new is not page:
             put_page(w.mem, new)
         unlock_page(w, page)
@@ -179,11 +188,11 @@ def do_swap_page(w, vma, addr, pte, write):
     ret = 0
     exclusive = False
     if new is page:
-        page.mapcount += 1               # our reference becomes the mapping's
+        page.mapcount += 1  # our reference becomes the mapping's
         w.swap.swap_free(entry)
         slot = w.swap.slots.get(entry)
         if write and not PageKsm(page) and page.mapcount == 1 and slot.count == 0:
-            w.swap.delete_from_swap_cache(w.mem, page)      # reuse_swap_page()
+            w.swap.delete_from_swap_cache(w.mem, page)  # reuse_swap_page()
             exclusive = True
             ret = VM_FAULT_WRITE
         mm.ptes[addr] = Present(page, exclusive, exclusive)

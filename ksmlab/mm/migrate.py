@@ -1,4 +1,5 @@
 """Page migration (mm/migrate.c), with migration entries, as in 3.9."""
+
 from ..sched.locks import lock_page, trylock_page, unlock_page
 from ..sched.points import Point
 from .page import PageKsm, put_page
@@ -11,7 +12,9 @@ MIGRATE_PASSES = 10
 
 _ALLOC = Point("migrate_pages:alloc_page", "allocating the new page on the target node may sleep")
 _UNMAP_NEXT = Point("try_to_unmap:next_vma", "the rmap walk may be preempted between mappings")
-_REMAP_NEXT = Point("remove_migration_ptes:next_vma", "the rmap walk may be preempted between mappings")
+_REMAP_NEXT = Point(
+    "remove_migration_ptes:next_vma", "the rmap walk may be preempted between mappings"
+)
 _RETRY = Point("migrate_pages:retry", "EAGAIN: the next pass tries again")
 
 
@@ -42,7 +45,7 @@ def migrate_page(w, page, nid):
             page.mapcount -= 1
             put_page(w.mem, page)
             yield _UNMAP_NEXT
-        new.lock_owner = w.current              # trylock of a fresh page never fails
+        new.lock_owner = w.current  # trylock of a fresh page never fails
         expected = 1 + (1 if page.swapcache else 0)
         if page.mapcount == 0 and page.refcount == expected:
             # move_to_new_page(): the mapping, the swap cache slot, the data
@@ -61,13 +64,13 @@ def migrate_page(w, page, nid):
                 ksm_migrate_page(w, new, page)
             target, ok = new, True
         else:
-            target, ok = page, False            # EAGAIN: put the old page back
+            target, ok = page, False  # EAGAIN: put the old page back
         yield from _remove_migration_ptes(w, page, target)
         if ok:
             page.mapping = None
         unlock_page(w, new)
         unlock_page(w, page)
-        put_page(w.mem, new)                    # the allocation's reference
+        put_page(w.mem, new)  # the allocation's reference
         if ok:
             return new
         yield _RETRY

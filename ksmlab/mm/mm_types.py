@@ -1,4 +1,5 @@
 """``struct mm_struct``, ``struct vm_area_struct`` and ``struct anon_vma``."""
+
 from ..sched.locks import RwSem
 from .page import PAGE_SIZE
 
@@ -38,8 +39,17 @@ class Vma:
 class MmStruct:
     """``struct mm_struct``: VMAs, page table, ``mmap_sem`` and the KSM fields."""
 
-    __slots__ = ("owner", "users", "mmap_sem", "vmas", "ptes", "vm_mergeable", "mmap_base",
-                 "ksm_rmap_items", "ksm_merging_pages")
+    __slots__ = (
+        "owner",
+        "users",
+        "mmap_sem",
+        "vmas",
+        "ptes",
+        "vm_mergeable",
+        "mmap_base",
+        "ksm_rmap_items",
+        "ksm_merging_pages",
+    )
 
     def __init__(self, owner: str, mmap_base: int):
         self.owner = owner
@@ -47,7 +57,7 @@ class MmStruct:
         self.mmap_sem = RwSem(f"mmap_sem of {owner}")
         self.vmas = []
         self.ptes = {}
-        self.vm_mergeable = False          # MMF_VM_MERGEABLE
+        self.vm_mergeable = False  # MMF_VM_MERGEABLE
         self.mmap_base = mmap_base
         self.ksm_rmap_items = 0
         self.ksm_merging_pages = 0

@@ -1,8 +1,20 @@
 """Physical page frames on NUMA nodes, and what ``page->mapping`` says about them."""
+
 from ..errors import KernelOops
 
-__all__ = ["PAGE_SIZE", "Page", "AnonMapping", "KsmMapping", "PageKsm", "PageAnon",
-           "page_stable_node", "PhysMem", "get_page", "put_page", "page_content"]
+__all__ = [
+    "PAGE_SIZE",
+    "Page",
+    "AnonMapping",
+    "KsmMapping",
+    "PageKsm",
+    "PageAnon",
+    "page_stable_node",
+    "PhysMem",
+    "get_page",
+    "put_page",
+    "page_content",
+]
 
 PAGE_SIZE = 4096
 
@@ -32,8 +44,19 @@ class Page:
     """``struct page``: one physical frame. ``content`` is stored with trailing zero bytes
     stripped, which keeps memcmp() order (a zero-padded prefix sorts first) and memory low."""
 
-    __slots__ = ("pfn", "nid", "content", "refcount", "mapcount", "mapping", "index",
-                 "swapcache", "swap_entry", "lock_owner", "dirty")
+    __slots__ = (
+        "pfn",
+        "nid",
+        "content",
+        "refcount",
+        "mapcount",
+        "mapping",
+        "index",
+        "swapcache",
+        "swap_entry",
+        "lock_owner",
+        "dirty",
+    )
 
     def __init__(self, pfn: int, nid: int, content: bytes):
         self.pfn = pfn
@@ -50,7 +73,10 @@ class Page:
 
     def __repr__(self) -> str:
         kind = "ksm" if self.mapping.__class__ is KsmMapping else "anon" if self.mapping else "free"
-        return f"<Page pfn={self.pfn:#x} node={self.nid} {kind} ref={self.refcount} map={self.mapcount}>"
+        return (
+            f"<Page pfn={self.pfn:#x} node={self.nid} {kind} "
+            f"ref={self.refcount} map={self.mapcount}>"
+        )
 
 
 def PageKsm(page) -> bool:
@@ -121,7 +147,9 @@ class PhysMem:
 
     def free_page(self, page: Page) -> None:
         if page.mapcount or page.swapcache:
-            raise KernelOops(f"BUG: Bad page state: freeing pfn {page.pfn:#x} still mapped or in swap cache")
+            raise KernelOops(
+                f"BUG: Bad page state: freeing pfn {page.pfn:#x} still mapped or in swap cache"
+            )
         page.mapping = None
         del self.frames[page.pfn]
         self._free[page.nid].append(page.pfn)

@@ -15,7 +15,8 @@ class Present:
         self.dirty = dirty
 
     def __repr__(self) -> str:
-        return f"Present(pfn={self.page.pfn:#x}{', w' if self.writable else ''}{', d' if self.dirty else ''})"
+        flags = (", w" if self.writable else "") + (", d" if self.dirty else "")
+        return f"Present(pfn={self.page.pfn:#x}{flags})"
 
 
 class SwapEntry:

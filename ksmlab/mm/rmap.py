@@ -1,4 +1,5 @@
 """Reverse mapping (mm/rmap.c): from a page to the PTEs that map it."""
+
 from .page import PageKsm, page_stable_node
 
 __all__ = ["rmap_walk"]

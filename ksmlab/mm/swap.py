@@ -1,4 +1,5 @@
 """Swap slots and the swap cache."""
+
 from .page import put_page
 
 __all__ = ["SwapSlot", "SwapSpace"]
@@ -42,7 +43,7 @@ class SwapSpace:
     def delete_from_swap_cache(self, mem, page) -> None:
         """Take the page out of the swap cache and drop the cache's reference."""
         slot = self.slots[page.swap_entry]
-        slot.content = page.content          # written back before it leaves the cache
+        slot.content = page.content  # written back before it leaves the cache
         slot.page = None
         page.swapcache = False
         page.swap_entry = None

@@ -1,4 +1,5 @@
 """Reclaim (mm/vmscan.c): push an anonymous page out to swap, and free swap-cache pages."""
+
 from ..sched.locks import trylock_page, unlock_page
 from ..sched.points import Point
 from .page import put_page

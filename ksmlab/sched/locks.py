@@ -5,6 +5,7 @@ holder lets go, so a scheduler can run someone else and say who holds what. Spin
 sections (``ksm_mmlist_lock``, PTE locks) never sleep, so the model runs them atomically
 between two yield points and needs no object for them.
 """
+
 from .points import Blocked
 
 __all__ = ["Mutex", "RwSem", "PageLock", "lock_page", "trylock_page", "unlock_page"]
@@ -52,7 +53,7 @@ class RwSem:
         return self.writer is None
 
     def down_read(self, w, label: str):
-        if self.writer is None:               # uncontended: no yield
+        if self.writer is None:  # uncontended: no yield
             self.readers.append(w.current)
             return
         while self.writer is not None:

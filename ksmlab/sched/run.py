@@ -1,4 +1,5 @@
 """Run a kernel path (a generator) to completion: what the friendly facade does."""
+
 from .points import Blocked
 
 __all__ = ["Task", "run_to_completion"]
@@ -36,7 +37,9 @@ def run_to_completion(w, name: str, gen):
                 if ev.__class__ is Blocked and not ev.ready():
                     gen.close()
                     raise RuntimeError(
-                        f"{name} would block at {ev.label}: {ev.reason}, and nothing else is running")
+                        f"{name} would block at {ev.label}: {ev.reason}, "
+                        "and nothing else is running"
+                    )
         except StopIteration as stop:
             return stop.value
     finally:
