@@ -11,7 +11,7 @@ from .ksm.state import KSM_RUN_MERGE, RMAP_ITEM_SIZE
 from .ksm.sysfs import COUNTERS, KNOBS, sysfs_read, sysfs_store
 from .mm.fork import dup_mmap, mmput
 from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE, madvise_vmas
-from .mm.memory import handle_mm_fault
+from .mm.memory import user_access
 from .mm.migrate import migrate_page
 from .mm.mm_types import MmStruct, Vma
 from .mm.page import PAGE_SIZE, page_content, put_page
@@ -107,13 +107,13 @@ class Process:
         vma = self._page_addr(addr, "write")
         content = page_content(data)
         w = self.kernel.world
-        _run(w, f"{self.name}:write", _access(w, vma, addr, content))
+        _run(w, f"{self.name}:write", user_access(w, vma, addr, content))
 
     def read(self, addr) -> bytes:
         """The page at ``addr`` (PAGE_SIZE bytes); faults a swapped-out page back in."""
         vma = self._page_addr(addr, "read")
         w = self.kernel.world
-        content = _run(w, f"{self.name}:read", _access(w, vma, addr, None))
+        content = _run(w, f"{self.name}:read", user_access(w, vma, addr, None))
         return content.ljust(PAGE_SIZE, b"\0")
 
     def madvise(self, start, npages, advice) -> None:
@@ -173,28 +173,6 @@ class Process:
             "ksm_process_profit": mm.ksm_merging_pages * PAGE_SIZE
             - mm.ksm_rmap_items * RMAP_ITEM_SIZE,
         }
-
-
-def _access(w, vma, addr, content):
-    """A user access: fault until the PTE allows it, then store (or load) the page."""
-    mm = vma.mm
-    write = content is not None
-    yield from mm.mmap_sem.down_read(w, "do_page_fault:down_read")
-    try:
-        while True:
-            pte = mm.ptes.get(addr)
-            if pte is None and not write:
-                return b""
-            if pte.__class__ is Present and (pte.writable or not write):
-                if write:
-                    pte.page.content = content
-                    if not pte.dirty:
-                        mm.ptes[addr] = Present(pte.page, True, True)
-                    return None
-                return pte.page.content
-            yield from handle_mm_fault(w, vma, addr, write)
-    finally:
-        mm.mmap_sem.up_read(w)
 
 
 class Sysfs:

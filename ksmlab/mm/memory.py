@@ -10,6 +10,7 @@ from .page import AnonMapping, PageKsm, get_page, put_page
 from .pte import MigrationEntry, Present, SwapEntry
 
 __all__ = [
+    "user_access",
     "follow_page",
     "handle_mm_fault",
     "migration_entry_wait",
@@ -205,3 +206,26 @@ def do_swap_page(w, vma, addr, pte, write):
         unlock_page(w, page)
         put_page(w.mem, page)
     return ret
+
+
+def user_access(w, vma, addr, content):
+    """A user load (``content`` None) or whole-page store at ``addr``: fault under
+    mmap_sem for read until the PTE allows it. Returns the page's bytes for a load."""
+    mm = vma.mm
+    write = content is not None
+    yield from mm.mmap_sem.down_read(w, "do_page_fault:down_read")
+    try:
+        while True:
+            pte = mm.ptes.get(addr)
+            if pte is None and not write:
+                return b""
+            if pte.__class__ is Present and (pte.writable or not write):
+                if write:
+                    pte.page.content = content
+                    if not pte.dirty:
+                        mm.ptes[addr] = Present(pte.page, True, True)
+                    return None
+                return pte.page.content
+            yield from handle_mm_fault(w, vma, addr, write)
+    finally:
+        mm.mmap_sem.up_read(w)
