@@ -5,7 +5,7 @@ Shared by ``Kernel.check()``, the property-based tests and the interleaving expl
 (every reference accounted for by a mapping or the swap cache).
 """
 
-from ..mm.page import KsmMapping, PageKsm, page_stable_node
+from ..mm.page import PageKsm, page_stable_node
 from ..mm.pte import MigrationEntry, Present, SwapEntry
 
 __all__ = ["INVARIANTS", "violations", "first_violation"]
@@ -155,16 +155,6 @@ def page_references(w, quiescent):
     return None
 
 
-def ksm_mapping_matches(w, quiescent):
-    """A live stable node's keyhole opens onto a KSM page naming it (or the node is stale)."""
-    for node in w.ksm.stable_nodes():
-        page = w.mem.pfn_to_page(node.kpfn)
-        m = page.mapping if page is not None else None
-        if m.__class__ is KsmMapping and m.stable_node is not node and m.stable_node is not None:
-            return f"{node!r}'s frame is the KSM page of another node"
-    return None
-
-
 INVARIANTS = (
     counters_match_trees,
     stable_nodes_in_one_place,
@@ -174,7 +164,6 @@ INVARIANTS = (
     ksm_pages_read_only,
     keyhole_nodes_alive,
     page_references,
-    ksm_mapping_matches,
 )
 
 
