@@ -12,11 +12,11 @@ from .ksm.sysfs import COUNTERS, KNOBS, sysfs_read, sysfs_store
 from .mm.fork import dup_mmap, mmput
 from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE, madvise_vmas
 from .mm.memory import user_access
-from .mm.migrate import migrate_page
+from .mm.migrate import migrate_pages
 from .mm.mm_types import MmStruct, Vma
-from .mm.page import PAGE_SIZE, page_content, put_page
+from .mm.page import PAGE_SIZE, page_content
 from .mm.pte import Present, SwapEntry
-from .mm.vmscan import shrink_page, shrink_swapcache
+from .mm.vmscan import reclaim_page, shrink_swapcache
 from .sched.run import run_to_completion
 from .world import World
 
@@ -339,11 +339,7 @@ class Kernel:
         mapping found by the reverse map becomes a swap entry. Returns the PTEs unmapped."""
         page = self._present_page(proc, addr, "swap_out")
         w = self.world
-        page.refcount += 1  # isolate_lru_page()
-        try:
-            done = _run(w, "kswapd", shrink_page(w, page))
-        finally:
-            put_page(w.mem, page)
+        done = _run(w, "kswapd", reclaim_page(w, page))
         if done is None:
             raise KernelError(errno.EAGAIN, f"page {page.pfn:#x} is locked")
         return done
@@ -361,11 +357,7 @@ class Kernel:
         page = self._present_page(proc, addr, "migrate")
         if page.nid == node:
             return page.pfn
-        page.refcount += 1  # isolate_lru_page()
-        try:
-            new = _run(w, "migration", migrate_page(w, page, node))
-        finally:
-            put_page(w.mem, page)
+        new = _run(w, "migration", migrate_pages(w, page, node))
         if new is None:
             raise KernelError(errno.EAGAIN, f"migrate: page {page.pfn:#x} stayed busy")
         return new.pfn

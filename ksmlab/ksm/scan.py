@@ -3,13 +3,13 @@
 from ..mm.mm_types import ksm_test_exit
 from ..mm.page import PAGE_SIZE, put_page
 from ..mm.pte import Present
-from ..sched.points import Point
+from ..sched.points import Blocked, Point
 from .merge import cmp_and_merge_page
 from .rmap_item import get_next_rmap_item, remove_trailing_rmap_items
 from .stable import get_ksm_page
 from .state import KSM_RUN_MERGE
 
-__all__ = ["scan_get_next_rmap_item", "ksm_do_scan", "ksmd_batch"]
+__all__ = ["scan_get_next_rmap_item", "ksm_do_scan", "ksmd_batch", "ksm_scan_thread"]
 
 _DRAIN = Point(
     "scan_get_next_rmap_item:lru_add_drain_all",
@@ -122,3 +122,37 @@ def ksmd_batch(w, npages):
         return 0
     finally:
         ksm.ksm_thread_mutex.unlock(w)
+
+
+class _RunMerge:
+    """What a sleeping ksmd waits for: run has the MERGE bit."""
+
+    __slots__ = ("ksm",)
+
+    def __init__(self, ksm):
+        self.ksm = ksm
+
+    def available(self) -> bool:
+        return bool(self.ksm.run & KSM_RUN_MERGE)
+
+    def __repr__(self) -> str:
+        return "run=1"
+
+
+def ksm_scan_thread(w, passes=1):
+    """ksm_scan_thread(): sleep until run=1, then batches of pages_to_scan until
+    ``passes`` full passes are done (or nothing is registered). Returns pages scanned."""
+    ksm = w.ksm
+    total = 0
+    for _ in range(passes):
+        seqnr = ksm.ksm_scan.seqnr
+        while True:
+            while not ksm.run & KSM_RUN_MERGE:
+                yield Blocked("ksm_scan_thread:wait_event", _RunMerge(ksm),
+                              "ksmd sleeps until run=1 is written")
+            if not ksm.mm_list:
+                return total
+            total += yield from ksmd_batch(w, ksm.pages_to_scan)
+            if ksm.ksm_scan.seqnr != seqnr:
+                break
+    return total

@@ -6,7 +6,7 @@ from .page import PageKsm, put_page
 from .pte import MigrationEntry, Present
 from .rmap import rmap_walk
 
-__all__ = ["migrate_page", "MIGRATE_PASSES"]
+__all__ = ["migrate_pages", "migrate_page", "MIGRATE_PASSES"]
 
 MIGRATE_PASSES = 10
 
@@ -88,3 +88,13 @@ def _remove_migration_ptes(w, old, new):
         new.mapcount += 1
         new.refcount += 1
         yield _REMAP_NEXT
+
+
+def migrate_pages(w, page, nid):
+    """migrate_pages() of one page: isolate it (a reference), migrate, put it back.
+    Returns the new page, or None if it stayed busy through every pass."""
+    page.refcount += 1
+    try:
+        return (yield from migrate_page(w, page, nid))
+    finally:
+        put_page(w.mem, page)

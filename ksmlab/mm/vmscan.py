@@ -6,7 +6,7 @@ from .page import put_page
 from .pte import Present, SwapEntry
 from .rmap import rmap_walk
 
-__all__ = ["shrink_page", "shrink_swapcache"]
+__all__ = ["reclaim_page", "shrink_page", "shrink_swapcache"]
 
 _UNMAP_NEXT = Point("try_to_unmap:next_vma", "the rmap walk may be preempted between mappings")
 
@@ -54,3 +54,13 @@ def shrink_swapcache(w):
         w.swap.delete_from_swap_cache(w.mem, page)
         freed += 1
     return freed
+
+
+def reclaim_page(w, page):
+    """Reclaim of one page as kswapd does it: isolate it from the LRU (a reference),
+    shrink_page(), put it back. Returns shrink_page's result."""
+    page.refcount += 1
+    try:
+        return (yield from shrink_page(w, page))
+    finally:
+        put_page(w.mem, page)

@@ -1,0 +1,204 @@
+"""Scheduler: step kernel paths by hand (or by an explorer), one yield point at a time.
+
+Exploration is stateless: ``undo()`` and every backtrack rebuild the world from the
+scenario and re-execute the prefix, which the model's determinism makes exact.
+"""
+from ..errors import KernelError, KernelOops
+from .points import Blocked
+from .schedule import Schedule
+
+__all__ = ["Scheduler", "TaskState", "TraceEvent", "Trace", "ScheduleError"]
+
+
+class ScheduleError(ValueError):
+    """A step names a task that cannot run (unknown, finished or blocked)."""
+
+
+class TaskState:
+    """A task: a named kernel path in progress, and where it is paused."""
+
+    __slots__ = ("name", "title", "gen", "event", "done", "result", "error", "steps")
+
+    def __init__(self, name, title, gen):
+        self.name = name
+        self.title = title
+        self.gen = gen
+        self.event = None          # the Point/Blocked it is paused at; None before its start
+        self.done = False
+        self.result = None
+        self.error = None          # the KernelError or KernelOops it ended with
+        self.steps = 0
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}: {self.status()}>"
+
+    @property
+    def blocked(self) -> bool:
+        ev = self.event
+        return ev.__class__ is Blocked and not ev.ready()
+
+    @property
+    def runnable(self) -> bool:
+        return not self.done and not self.blocked
+
+    @property
+    def label(self) -> str:
+        """Where the task is paused: a kernel site such as ``break_ksm:cond_resched``."""
+        if self.done:
+            return "done"
+        return "start" if self.event is None else self.event.label
+
+    def status(self) -> str:
+        """One line: where it is paused and, when it cannot run, why."""
+        if self.done:
+            if self.error is not None:
+                return f"ended with {self.error}"
+            return "finished"
+        if self.event is None:
+            return f"not started: {self.title}"
+        if self.blocked:
+            return f"blocked at {self.event.label}: {self.event.reason}"
+        return f"at {self.event.label}: {self.event.reason}"
+
+
+class TraceEvent:
+    """One step: which task ran, and where it stopped (or how it ended)."""
+
+    __slots__ = ("index", "task", "label", "detail", "preemption")
+
+    def __init__(self, index, task, label, detail, preemption):
+        self.index = index
+        self.task = task
+        self.label = label
+        self.detail = detail
+        self.preemption = preemption
+
+    def text(self) -> str:
+        mark = "*" if self.preemption else " "
+        return f"{self.index:>4}{mark} {self.task:<3} {self.label:<52} {self.detail}".rstrip()
+
+    def __repr__(self) -> str:
+        return f"TraceEvent({self.text()!r})"
+
+
+class Trace(list):
+    """The steps so far; ``str()`` is one line per step (``*`` marks a preemption)."""
+
+    def __str__(self) -> str:
+        return "\n".join(ev.text() for ev in self)
+
+
+class Scheduler:
+    """Run a scenario's tasks one step at a time.
+
+    ``runnable()`` lists the names of tasks that can run, sorted; ``step(name)`` runs that
+    task to its next yield point and returns the TraceEvent; ``undo()`` takes the last
+    step back. ``oops`` holds the KernelOops that ended the run, if any.
+    """
+
+    def __init__(self, scenario, fixes=None):
+        from ..fixes import Fixes
+
+        self.scenario = scenario
+        self.fixes = fixes if fixes is not None else Fixes.all()
+        if not isinstance(self.fixes, Fixes):
+            raise TypeError(f"fixes must be a Fixes, not {type(self.fixes).__name__}")
+        self._reset()
+
+    def _reset(self):
+        self.kernel = self.scenario.build(self.fixes)
+        self.world = self.kernel.world
+        self.tasks = {}
+        for name, title, gen in self.scenario.tasks(self.kernel):
+            self.tasks[name] = TaskState(name, title, gen)
+        self.schedule = Schedule()
+        self.trace = Trace()
+        self.oops = None
+        self.preemptions = 0
+        self._last = None
+
+    # -- what can run --------------------------------------------------------------
+    def runnable(self) -> list:
+        """Names of the tasks that can take a step, sorted."""
+        if self.oops is not None:
+            return []
+        return sorted(n for n, t in self.tasks.items() if t.runnable)
+
+    @property
+    def finished(self) -> bool:
+        return all(t.done for t in self.tasks.values()) or self.oops is not None
+
+    @property
+    def deadlocked(self) -> bool:
+        return not self.finished and not self.runnable()
+
+    def why_not(self, name) -> str:
+        """Why ``name`` cannot take a step now (empty if it can)."""
+        t = self.tasks.get(name)
+        if t is None:
+            return f"there is no task {name!r} (tasks: {', '.join(sorted(self.tasks))})"
+        if self.oops is not None:
+            return "the kernel has oopsed"
+        if t.done:
+            return f"task {name} has {t.status()}"
+        if t.blocked:
+            return f"task {name} is {t.status()}"
+        return ""
+
+    # -- stepping ----------------------------------------------------------------------
+    def step(self, name) -> TraceEvent:
+        """Run task ``name`` to its next yield point."""
+        reason = self.why_not(name)
+        if reason:
+            raise ScheduleError(f"step {len(self.schedule) + 1}: {reason}")
+        t = self.tasks[name]
+        last = self._last
+        preemption = last is not None and last is not t and last.runnable
+        if preemption:
+            self.preemptions += 1
+        w = self.world
+        w.current = t
+        try:
+            ev = t.gen.send(None)
+            t.event = ev
+            label, detail = ev.label, ev.reason
+            if ev.__class__ is Blocked and not ev.ready():
+                detail = f"blocked: {ev.reason}"
+        except StopIteration as stop:
+            t.done, t.result = True, stop.value
+            label, detail = "done", "returned" if stop.value is None else f"returned {stop.value!r}"
+        except KernelError as err:
+            t.done, t.error = True, err
+            label, detail = "done", f"failed: {err}"
+        except KernelOops as oops:
+            t.done, t.error = True, oops
+            self.oops = oops
+            w.dmesg.append(str(oops))
+            label, detail = "OOPS", str(oops)
+        finally:
+            w.current = None
+        t.steps += 1
+        self._last = t
+        self.schedule = Schedule(self.schedule + (name,))
+        ev = TraceEvent(len(self.schedule), name, label, detail, preemption)
+        self.trace.append(ev)
+        return ev
+
+    def run(self, schedule) -> "Scheduler":
+        """Take the steps of ``schedule`` (a Schedule or its text) in order."""
+        if isinstance(schedule, str):
+            schedule = Schedule.parse(schedule)
+        for name in schedule:
+            self.step(name)
+        return self
+
+    def undo(self) -> None:
+        """Take the last step back (by re-executing the steps before it)."""
+        if not self.schedule:
+            raise ScheduleError("nothing to undo")
+        prefix = self.schedule[:-1]
+        self._reset()
+        self.run(prefix)
