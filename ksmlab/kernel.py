@@ -16,7 +16,7 @@ from .mm.migrate import migrate_pages
 from .mm.mm_types import MmStruct, Vma
 from .mm.page import PAGE_SIZE, page_content
 from .mm.pte import Present, SwapEntry
-from .mm.vmscan import reclaim_page, shrink_swapcache
+from .mm.vmscan import isolate_lru_page, reclaim_page, shrink_swapcache
 from .sched.run import run_to_completion
 from .world import World
 
@@ -339,6 +339,7 @@ class Kernel:
         mapping found by the reverse map becomes a swap entry. Returns the PTEs unmapped."""
         page = self._present_page(proc, addr, "swap_out")
         w = self.world
+        isolate_lru_page(page)
         done = _run(w, "kswapd", reclaim_page(w, page))
         if done is None:
             raise KernelError(errno.EAGAIN, f"page {page.pfn:#x} is locked")
@@ -357,6 +358,7 @@ class Kernel:
         page = self._present_page(proc, addr, "migrate")
         if page.nid == node:
             return page.pfn
+        isolate_lru_page(page)
         new = _run(w, "migration", migrate_pages(w, page, node))
         if new is None:
             raise KernelError(errno.EAGAIN, f"migrate: page {page.pfn:#x} stayed busy")

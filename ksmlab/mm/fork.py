@@ -96,6 +96,10 @@ def exit_mmap(w, mm):
             elif cls is SwapEntry:
                 w.swap.free_swap_and_cache(w.mem, pte.entry)
             # a migration entry holds no reference of its own
-        for av in vma.chain:
-            av.vmas.remove(vma)
+        if vma.anon_vma is not None:                # unlink_anon_vmas()
+            root = vma.anon_vma.root
+            yield from root.lock.down_write(w, "unlink_anon_vmas:anon_vma_lock_write")
+            for av in vma.chain:
+                av.vmas.remove(vma)
+            root.lock.up_write(w)
     mm.vmas = []

@@ -23,9 +23,9 @@ def madvise_vmas(w, mm, start, end, advice):
             if vma.mergeable == want:
                 continue
             if vma.start < start:
-                vma = split_vma(vma, start)
+                vma = yield from split_vma(w, vma, start)
             if vma.end > end:
-                split_vma(vma, end)
+                yield from split_vma(w, vma, end)
             err = yield from ksm_madvise(w, vma, vma.start, vma.end, advice)
             if err:
                 return err

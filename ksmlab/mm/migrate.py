@@ -36,15 +36,7 @@ def migrate_page(w, page, nid):
                 continue
             yield from lock_page(w, page, "__unmap_and_move:lock_page")
         # try_to_unmap(TTU_MIGRATION): every mapping becomes a migration entry
-        for vma, addr in rmap_walk(page):
-            pte = vma.mm.ptes.get(addr)
-            if pte.__class__ is not Present or pte.page is not page:
-                continue
-            vma.mm.ptes[addr] = MigrationEntry(page, pte.writable)
-            page.dirty = page.dirty or pte.dirty
-            page.mapcount -= 1
-            put_page(w.mem, page)
-            yield _UNMAP_NEXT
+        yield from rmap_walk(w, page, _unmap_one(w, page), _UNMAP_NEXT)
         new.lock_owner = w.current  # trylock of a fresh page never fails
         expected = 1 + (1 if page.swapcache else 0)
         if page.mapcount == 0 and page.refcount == expected:
@@ -77,23 +69,38 @@ def migrate_page(w, page, nid):
     return None
 
 
+def _unmap_one(w, page):
+    def try_to_unmap_one(vma, addr):
+        pte = vma.mm.ptes.get(addr)
+        if pte.__class__ is not Present or pte.page is not page:
+            return False
+        vma.mm.ptes[addr] = MigrationEntry(page, pte.writable)
+        page.dirty = page.dirty or pte.dirty
+        page.mapcount -= 1
+        put_page(w.mem, page)
+        return True
+    return try_to_unmap_one
+
+
 def _remove_migration_ptes(w, old, new):
     """remove_migration_ptes(): walk ``new``'s reverse map and point migration entries
     for ``old`` at ``new``."""
-    for vma, addr in rmap_walk(new):
+
+    def remove_migration_pte(vma, addr):
         pte = vma.mm.ptes.get(addr)
         if pte.__class__ is not MigrationEntry or pte.page is not old:
-            continue
+            return False
         vma.mm.ptes[addr] = Present(new, pte.writable and not PageKsm(new), pte.writable)
         new.mapcount += 1
         new.refcount += 1
-        yield _REMAP_NEXT
+        return True
+
+    yield from rmap_walk(w, new, remove_migration_pte, _REMAP_NEXT)
 
 
 def migrate_pages(w, page, nid):
-    """migrate_pages() of one page: isolate it (a reference), migrate, put it back.
-    Returns the new page, or None if it stayed busy through every pass."""
-    page.refcount += 1
+    """migrate_pages() of one page already isolated (isolate_lru_page): migrate it, then
+    put it back. Returns the new page, or None if it stayed busy through every pass."""
     try:
         return (yield from migrate_page(w, page, nid))
     finally:

@@ -10,12 +10,13 @@ class AnonVma:
     """``struct anon_vma``: finds every VMA that may map an anonymous page (its ``vmas``
     are the VMAs chained to it through anon_vma_chain)."""
 
-    __slots__ = ("root", "vmas", "serial")
+    __slots__ = ("root", "vmas", "serial", "lock")
 
     def __init__(self, serial: int, root=None):
         self.serial = serial
         self.root = root if root is not None else self
         self.vmas = []
+        self.lock = RwSem(f"anon_vma lock {serial}")     # used on the root only
 
 
 class Vma:
@@ -92,16 +93,22 @@ def anon_vma_prepare(w, vma) -> AnonVma:
     return vma.anon_vma
 
 
-def split_vma(vma, addr: int) -> Vma:
-    """split_vma(): cut ``vma`` at ``addr``; return the upper part (already in the mm)."""
+def split_vma(w, vma, addr: int):
+    """split_vma(): cut ``vma`` at ``addr``; return the upper part (already in the mm).
+    The anon_vma chains change under the root anon_vma lock, as in vma_adjust()."""
     assert vma.start < addr < vma.end and addr % PAGE_SIZE == 0
     upper = Vma(vma.mm, addr, vma.end, vma.node)
     upper.mergeable = vma.mergeable
     upper.anon_vma = vma.anon_vma
     upper.chain = list(vma.chain)
+    lock = vma.anon_vma.root.lock if vma.anon_vma is not None else None
+    if lock is not None:
+        yield from lock.down_write(w, "vma_adjust:anon_vma_lock_write")
     for av in upper.chain:
         av.vmas.append(upper)
     vma.end = addr
     vmas = vma.mm.vmas
     vmas.insert(vmas.index(vma) + 1, upper)
+    if lock is not None:
+        lock.up_write(w)
     return upper

@@ -1,36 +1,45 @@
 """Reverse mapping (mm/rmap.c): from a page to the PTEs that map it."""
 
+from ..sched.points import Point
 from .page import PageKsm, page_stable_node
 
 __all__ = ["rmap_walk"]
 
 
-def rmap_walk(page):
-    """rmap_walk(): the (vma, address) pairs that may map ``page``.
+def rmap_walk(w, page, rmap_one, point: Point):
+    """rmap_walk(): call ``rmap_one(vma, addr)`` for every place that may map ``page``,
+    yielding ``point`` after each call that changed something (it returns True).
 
-    Anonymous page: every VMA chained to its anon_vma, at ``page.index``.
+    Anonymous page: the VMAs chained to its anon_vma, at ``page.index``.
     KSM page (rmap_walk_ksm): for each rmap_item on its stable node, the VMAs chained to
-    the item's anon_vma at the item's address; first those of the item's own mm, then the
-    others (forked children). A KSM page with no stable node has no reverse map.
+    the item's anon_vma at the item's address; first those of the item's own mm, then
+    the others (forked children). A KSM page with no stable node has no reverse map.
+    Each anon_vma is walked holding its root's lock for read, so a fork cannot link a
+    child VMA half-way through (anon_vma_fork takes it for write).
     """
     if PageKsm(page):
         node = page_stable_node(page)
         if node is None:
-            return []
-        found = []
+            return
         for search_new_forks in (False, True):
-            for item in node.hlist:
-                av = item.anon_vma
-                if av is None:
-                    continue
-                for vma in av.vmas:
-                    if (vma.mm is not item.mm) != search_new_forks:
-                        continue
-                    if vma.start <= item.address < vma.end:
-                        found.append((vma, item.address))
-        return found
-    mapping = page.mapping
-    if mapping is None:
-        return []
-    addr = page.index
-    return [(vma, addr) for vma in mapping.anon_vma.vmas if vma.start <= addr < vma.end]
+            for item in list(node.hlist):
+                if item.anon_vma is not None:
+                    yield from _walk_anon_vma(w, item.anon_vma, item.address, rmap_one, point,
+                                              item.mm, search_new_forks)
+        return
+    if page.mapping is not None:
+        yield from _walk_anon_vma(w, page.mapping.anon_vma, page.index, rmap_one, point,
+                                  None, None)
+
+
+def _walk_anon_vma(w, anon_vma, addr, rmap_one, point, mm, other_mms):
+    lock = anon_vma.root.lock
+    yield from lock.down_read(w, "rmap_walk:anon_vma_lock_read")
+    try:
+        for vma in list(anon_vma.vmas):
+            if mm is not None and (vma.mm is not mm) != other_mms:
+                continue
+            if vma.start <= addr < vma.end and rmap_one(vma, addr):
+                yield point
+    finally:
+        lock.up_read(w)

@@ -6,7 +6,7 @@ from .page import put_page
 from .pte import Present, SwapEntry
 from .rmap import rmap_walk
 
-__all__ = ["reclaim_page", "shrink_page", "shrink_swapcache"]
+__all__ = ["isolate_lru_page", "reclaim_page", "shrink_page", "shrink_swapcache"]
 
 _UNMAP_NEXT = Point("try_to_unmap:next_vma", "the rmap walk may be preempted between mappings")
 
@@ -25,19 +25,22 @@ def shrink_page(w, page):
         if not page.swapcache:
             w.swap.add_to_swap(page)
         entry = page.swap_entry
-        done = 0
-        for vma, addr in rmap_walk(page):
+        done = []
+
+        def try_to_unmap_one(vma, addr):
             pte = vma.mm.ptes.get(addr)
             if pte.__class__ is not Present or pte.page is not page:
-                continue
+                return False
             page.dirty = page.dirty or pte.dirty
             vma.mm.ptes[addr] = SwapEntry(entry)
             w.swap.swap_duplicate(entry)
             page.mapcount -= 1
             put_page(w.mem, page)
-            done += 1
-            yield _UNMAP_NEXT
-        return done
+            done.append(addr)
+            return True
+
+        yield from rmap_walk(w, page, try_to_unmap_one, _UNMAP_NEXT)
+        return len(done)
     finally:
         unlock_page(w, page)
 
@@ -56,10 +59,16 @@ def shrink_swapcache(w):
     return freed
 
 
-def reclaim_page(w, page):
-    """Reclaim of one page as kswapd does it: isolate it from the LRU (a reference),
-    shrink_page(), put it back. Returns shrink_page's result."""
+def isolate_lru_page(page) -> None:
+    """isolate_lru_page(): take the page off the LRU for reclaim or migration; the
+    isolation holds a reference until the page is put back. Call it when the page is
+    chosen, before the path that works on it starts."""
     page.refcount += 1
+
+
+def reclaim_page(w, page):
+    """Reclaim of one isolated page as kswapd does it: shrink_page(), then put the page
+    back (dropping the isolation's reference). Returns shrink_page's result."""
     try:
         return (yield from shrink_page(w, page))
     finally:

@@ -1,4 +1,5 @@
 """Schedule: which task ran at each step, as a printable, parseable value."""
+
 import re
 
 __all__ = ["Schedule"]

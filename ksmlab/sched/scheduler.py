@@ -3,6 +3,7 @@
 Exploration is stateless: ``undo()`` and every backtrack rebuild the world from the
 scenario and re-execute the prefix, which the model's determinism makes exact.
 """
+
 from ..errors import KernelError, KernelOops
 from .points import Blocked
 from .schedule import Schedule
@@ -23,10 +24,10 @@ class TaskState:
         self.name = name
         self.title = title
         self.gen = gen
-        self.event = None          # the Point/Blocked it is paused at; None before its start
+        self.event = None  # the Point/Blocked it is paused at; None before its start
         self.done = False
         self.result = None
-        self.error = None          # the KernelError or KernelOops it ended with
+        self.error = None  # the KernelError or KernelOops it ended with
         self.steps = 0
 
     def __str__(self) -> str:

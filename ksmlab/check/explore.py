@@ -1,0 +1,316 @@
+"""The explorer: search interleavings of a scenario's tasks for one that breaks its
+property, fewest preemptions first, or report that none does within the bound.
+
+A preemption is a switch away from a task that could have gone on; switching when a task
+has finished or blocked is free. Exploration is stateless re-execution from the
+scenario's initial world (``Scheduler``), so it needs no snapshots and stays exact.
+"""
+
+import random
+import time
+
+from ..fixes import Fixes
+from ..sched.schedule import Schedule
+from ..sched.scheduler import Scheduler
+from .invariants import first_violation
+
+__all__ = ["explore", "replay", "ExploreResult", "Counterexample", "Replay", "violation_of"]
+
+
+def violation_of(scenario, sched):
+    """What is broken after the latest step, or None: an oops, an invariant, a deadlock,
+    and once every task has ended, the scenario's property and lost data."""
+    if sched.oops is not None:
+        return f"oops: {sched.oops}"
+    w = sched.world
+    bad = first_violation(w, quiescent=False)
+    if bad is not None:
+        return f"invariant {bad[0]}: {bad[1]}"
+    if all(t.done for t in sched.tasks.values()):
+        msg = scenario.final(w) or scenario.lost_data(w)
+        if msg is not None:
+            return msg
+        bad = first_violation(w, quiescent=True)
+        if bad is not None:
+            return f"invariant {bad[0]}: {bad[1]}"
+        return None
+    if not sched.runnable():
+        stuck = "; ".join(f"{n} {t.status()}" for n, t in sorted(sched.tasks.items()) if not t.done)
+        return f"deadlock: {stuck}"
+    return None
+
+
+class Counterexample:
+    """A schedule that breaks the property, with what broke and the steps taken."""
+
+    def __init__(self, scenario, fixes, schedule, violation, trace, preemptions):
+        self.scenario = scenario
+        self.fixes = fixes
+        self.schedule = str(schedule)
+        self.violation = violation
+        self.trace = trace
+        self.preemptions = preemptions
+
+    @property
+    def steps(self) -> int:
+        return len(self.trace)
+
+    def task_order(self) -> list:
+        """The tasks in the order they ran, consecutive steps folded: ``['U', 'F', 'U']``."""
+        return Schedule.parse(self.schedule).runs()
+
+    def replay_call(self) -> str:
+        return f"ksmlab.replay({self.scenario.name!r}, {self.schedule!r}, fixes={self.fixes!s})"
+
+    def __str__(self) -> str:
+        return (
+            f"violation: {self.violation}\nschedule ({self.preemptions} preemptions, "
+            f"{self.steps} steps): {self.schedule}\n{self.trace}\nreplay: {self.replay_call()}"
+        )
+
+
+class ExploreResult:
+    """What an exploration found (``found``, ``counterexample``), how much it covered
+    (``schedules``, ``exhaustive`` within ``bound``), whether the race window was ever
+    reached (``window_reached``), and the time it took (``elapsed``)."""
+
+    def __init__(self, scenario, fixes, strategy, bound):
+        self.scenario = scenario
+        self.fixes = fixes
+        self.strategy = strategy
+        self.bound = bound
+        self.found = False
+        self.counterexample = None
+        self.schedules = 0
+        self.steps = 0
+        self.exhaustive = False
+        self.window_reached = False
+        self.elapsed = 0.0
+
+    def verdict(self) -> str:
+        if self.found:
+            return (
+                f"violation found with {self.counterexample.preemptions} preemption(s): "
+                f"{self.counterexample.violation}"
+            )
+        if self.exhaustive:
+            return f"no violation within bound {self.bound}"
+        return f"no violation in {self.schedules} schedules (bound {self.bound} not covered)"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.scenario.name} with {self.fixes}: {self.verdict()} "
+            f"[{self.strategy}, {self.schedules} schedules, {self.steps} steps]"
+        )
+
+
+class Replay:
+    """The outcome of one schedule: the scheduler after it, the trace, any violation."""
+
+    def __init__(self, sched, violation):
+        self.scheduler = sched
+        self.trace = sched.trace
+        self.violation = violation
+        self.schedule = str(sched.schedule)
+        self.preemptions = sched.preemptions
+
+
+def replay(scenario, schedule, fixes=None) -> Replay:
+    """Run ``schedule`` (a Schedule or its text) on ``scenario``; deterministic.
+    Raises ScheduleError naming the step when a task in it cannot run there."""
+    from .. import scenarios
+
+    scn = scenarios.get(scenario)
+    if isinstance(schedule, str):
+        schedule = Schedule.parse(schedule)
+    sched = Scheduler(scn, _fixes(fixes))
+    violation = None
+    for name in schedule:
+        if violation is not None:
+            break
+        sched.step(name)
+        violation = violation_of(scn, sched)
+    return Replay(sched, violation)
+
+
+def _fixes(fixes):
+    if fixes is None:
+        return Fixes.all()
+    if isinstance(fixes, str):
+        if fixes in ("all", "none"):
+            return Fixes.all() if fixes == "all" else Fixes.none()
+        raise ValueError(f"fixes must be a Fixes, 'all' or 'none', not {fixes!r}")
+    if not isinstance(fixes, Fixes):
+        raise TypeError(f"fixes must be a Fixes, not {type(fixes).__name__}")
+    return fixes
+
+
+class _Search:
+    """Shared bookkeeping of one exploration."""
+
+    def __init__(self, scn, fixes, result, max_schedules, progress):
+        self.scn, self.fixes, self.result = scn, fixes, result
+        self.max_schedules = max_schedules
+        self.progress = progress
+        self.best = None
+
+    def budget_left(self) -> bool:
+        return self.max_schedules is None or self.result.schedules < self.max_schedules
+
+    def start(self, prefix):
+        """A scheduler after ``prefix``, checking only the last step (the others were
+        checked when first taken). Returns (sched, memo, violation)."""
+        sched = Scheduler(self.scn, self.fixes)
+        memo = {}
+        violation = None
+        for i, name in enumerate(prefix):
+            sched.step(name)
+            self.result.steps += 1
+            self._window(sched, memo)
+            if i == len(prefix) - 1:
+                violation = violation_of(self.scn, sched)
+        return sched, memo, violation
+
+    def _window(self, sched, memo):
+        if not self.result.window_reached and self.scn.window(sched, memo):
+            self.result.window_reached = True
+
+    def step(self, sched, memo, name):
+        sched.step(name)
+        self.result.steps += 1
+        self._window(sched, memo)
+        return violation_of(self.scn, sched)
+
+    def leaf(self, sched, violation):
+        r = self.result
+        r.schedules += 1
+        if self.progress is not None and r.schedules % 25 == 0:
+            self.progress(r.schedules, r.bound)
+        if violation is None:
+            return
+        key = (sched.preemptions, len(sched.schedule))
+        if self.best is None or key < self.best[0]:
+            self.best = (
+                key,
+                Counterexample(
+                    self.scn, self.fixes, sched.schedule, violation, sched.trace, sched.preemptions
+                ),
+            )
+
+
+def _dfs_bound(search, bound, exact):
+    """Every schedule with at most ``bound`` preemptions; leaves with fewer than ``exact``
+    were counted by an earlier bound. Returns False if the budget ran out."""
+    stack = [()]
+    while stack:
+        if not search.budget_left():
+            return False
+        prefix = stack.pop()
+        sched, memo, violation = search.start(prefix)
+        while violation is None and not sched.finished:
+            runnable = sched.runnable()
+            last = sched._last
+            if last is not None and last.runnable:
+                first, cost = last.name, 1
+            else:
+                first, cost = runnable[0], 0
+            if sched.preemptions + cost <= bound:
+                for alt in reversed(runnable):
+                    if alt != first:
+                        stack.append(sched.schedule + (alt,))
+            violation = search.step(sched, memo, first)
+        if sched.preemptions >= exact:
+            search.leaf(sched, violation)
+    return True
+
+
+def _random_run(search, rng, choose):
+    sched, memo, violation = search.start(())
+    while violation is None and not sched.finished:
+        violation = search.step(sched, memo, choose(sched, rng))
+    search.leaf(sched, violation)
+
+
+def explore(
+    scenario,
+    fixes=None,
+    max_preemptions=2,
+    strategy="dfs",
+    seed=0,
+    max_schedules=None,
+    progress=None,
+) -> ExploreResult:
+    """Search the interleavings of ``scenario`` under ``fixes`` for a violation.
+
+    ``dfs`` raises the preemption bound from 0 to ``max_preemptions``: the first bound
+    with a violation is explored to its end and the shortest counterexample reported.
+    ``random`` and ``pct`` (probabilistic concurrency testing, with ``max_preemptions``+1
+    priority change points) run ``max_schedules`` (default 1000) seeded runs.
+    ``progress(schedules, bound)`` is called as the search goes.
+    """
+    from .. import scenarios
+
+    scn = scenarios.get(scenario)
+    fixes = _fixes(fixes)
+    if isinstance(max_preemptions, bool) or not isinstance(max_preemptions, int):
+        raise TypeError("max_preemptions must be an int")
+    if max_preemptions < 0:
+        raise ValueError(f"max_preemptions must be >= 0, not {max_preemptions}")
+    if strategy not in ("dfs", "random", "pct"):
+        raise ValueError(f"strategy must be 'dfs', 'random' or 'pct', not {strategy!r}")
+    if max_schedules is not None and (not isinstance(max_schedules, int) or max_schedules < 1):
+        raise ValueError("max_schedules must be a positive int or None")
+    result = ExploreResult(scn, fixes, strategy, max_preemptions)
+    search = _Search(scn, fixes, result, max_schedules, progress)
+    t0 = time.perf_counter()
+    if strategy == "dfs":
+        for bound in range(max_preemptions + 1):
+            result.bound = bound
+            complete = _dfs_bound(search, bound, bound)
+            if search.best is not None or not complete:
+                break
+        result.exhaustive = search.best is None and complete
+        result.bound = bound if search.best is not None else max_preemptions
+    else:
+        rng = random.Random(seed)
+        runs = max_schedules or 1000
+        chooser = _pct_chooser(scn, fixes, max_preemptions + 1) if strategy == "pct" else None
+        for _ in range(runs):
+            if strategy == "random":
+                _random_run(search, rng, lambda s, r: r.choice(s.runnable()))
+            else:
+                _random_run(search, rng, chooser(rng))
+            if search.best is not None:
+                break
+    if search.best is not None:
+        result.found = True
+        result.counterexample = search.best[1]
+    result.elapsed = time.perf_counter() - t0
+    if progress is not None:
+        progress(result.schedules, result.bound)
+    return result
+
+
+def _pct_chooser(scn, fixes, depth):
+    """PCT: random task priorities, lowered at ``depth - 1`` random steps."""
+    sched = Scheduler(scn, fixes)
+    while not sched.finished and sched.runnable():
+        sched.step(sched.runnable()[0])
+    length = max(len(sched.schedule), 2)
+    names = sorted(sched.tasks)
+
+    def make(rng):
+        prio = dict(zip(names, rng.sample(range(len(names), 2 * len(names)), len(names))))
+        changes = set(rng.sample(range(1, length), min(depth - 1, length - 1)))
+
+        def choose(s, _rng):
+            runnable = s.runnable()
+            pick = max(runnable, key=lambda n: prio[n])
+            if len(s.schedule) + 1 in changes:
+                prio[pick] = -len(s.schedule)
+                pick = max(runnable, key=lambda n: prio[n])
+            return pick
+
+        return choose
+
+    return make
