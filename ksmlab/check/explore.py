@@ -300,7 +300,8 @@ def _pct_chooser(scn, fixes, depth):
     names = sorted(sched.tasks)
 
     def make(rng):
-        prio = dict(zip(names, rng.sample(range(len(names), 2 * len(names)), len(names))))
+        ranks = rng.sample(range(len(names), 2 * len(names)), len(names))
+        prio = dict(zip(names, ranks, strict=True))
         changes = set(rng.sample(range(1, length), min(depth - 1, length - 1)))
 
         def choose(s, _rng):

@@ -105,7 +105,7 @@ def serve(path: str, name: str, npages: int) -> None:
             if pid == 0:  # the new process: its own connection, same mapping (COW)
                 stream.close()
                 sock.close()
-                sock, stream = connect(path, cmd["name"])
+                sock, stream = connect(path, cmd["child"])
                 continue
             send(stream, {"pid": pid})
             continue

@@ -34,7 +34,7 @@ start a stable-node chain, which 3.9 does not have). A :class:`WorkloadError` na
 >>> validate(Workload("bad", "", [("spawn", "a", 2), ("write", "a", 2, "X")]))
 Traceback (most recent call last):
 ...
-ksmlab.live.workload.WorkloadError: step 1 ('write', 'a', 2, 'X'): page 2 is out of range: a has pages 0..1
+ksmlab.live.workload.WorkloadError: step 1 ('write', 'a', 2, 'X'): page 2 is out of range: ...
 """
 
 from __future__ import annotations

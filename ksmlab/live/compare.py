@@ -1,0 +1,461 @@
+"""Side by side: the model's observations and the kernel's, step by step, with every
+difference marked; rendered as text, as HTML (in a notebook, by itself) and as a plot.
+
+The kernel side is the live kernel (``allow_sysfs_writes=True``), or a recording made on a
+machine that had one (``ksmlab/data/live-recorded.json``, labelled as recorded with the
+machine, kernel and date), or absent, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+from dataclasses import dataclass
+
+from .driver import run_kernel
+from .guard import KSM_DIR, availability, numa_nodes
+from .model import run_model
+from .observe import COUNTERS, STATS, Observation
+from .workload import KnownDifference, Workload, validate
+from .workloads import get
+
+__all__ = [
+    "Comparison",
+    "Difference",
+    "compare",
+    "RECORDING",
+    "RECORDING_FORMAT",
+    "load_recording",
+    "write_recording",
+]
+
+RECORDING = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "live-recorded.json")
+RECORDING_FORMAT = "ksmlab-live-recording/1"
+_SHORT = {
+    "pages_shared": "shared",
+    "pages_sharing": "sharing",
+    "pages_unshared": "unshared",
+    "pages_volatile": "volatile",
+    "full_scans": "scans",
+    "pages_scanned": "scanned",
+    "general_profit": "profit",
+}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One value the two sides disagree on, after ``workload.steps[step]`` (-1: at the
+    start; the tables number rows from 1, so this is row ``step + 1``)."""
+
+    step: int
+    text: str
+    field: str  # a counter, "result", "read", or "proc.stat" / "proc.pages"
+    model: object
+    kernel: object
+    known: KnownDifference | None = None
+
+    def __str__(self) -> str:
+        tag = f" (expected: {self.known.commit})" if self.known else ""
+        return (
+            f"after step {self.step + 1} [{self.text}]: {self.field}: model {self.model!r}, "
+            f"kernel {self.kernel!r}{tag}"
+        )
+
+
+def _page_diff(m: Observation, k: Observation, proc: str):
+    a, b = m.page_digests.get(proc), k.page_digests.get(proc)
+    if not a or not b or len(a) != len(b):
+        return None
+    return [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+
+
+def _diffs(m: Observation, k: Observation, known: dict) -> list:
+    out = []
+
+    def add(field, mv, kv):
+        if kv is None or mv == kv:
+            return
+        kd = known.get(m.step)
+        out.append(
+            Difference(m.step, m.text, field, mv, kv, kd if kd and field in kd.fields else None)
+        )
+
+    add("result", m.result, k.result)
+    for c in COUNTERS:
+        add(c, m.counters.get(c), k.counters.get(c))
+    for proc in sorted(set(m.procs) | set(k.procs)):
+        mp, kp = m.procs.get(proc, {}), k.procs.get(proc, {})
+        for s in STATS:
+            add(f"{proc}.{s}", mp.get(s), kp.get(s))
+        if mp.get("pages") != kp.get("pages"):
+            pages = _page_diff(m, k, proc)
+            if pages is None:
+                add(f"{proc}.pages", mp.get("pages"), kp.get("pages"))
+            else:
+                add(f"{proc}.pages", f"pages {pages} differ", "")
+    add("read", m.read, k.read)
+    return out
+
+
+class Comparison:
+    """Both sides' observations of one workload."""
+
+    def __init__(self, workload, model, kernel=None, source=None, info=None, note=""):
+        self.workload: Workload = workload
+        self.model: list = model
+        self.kernel: list | None = kernel
+        self.source: str | None = source  # "live", "recorded" or None
+        self.info: dict = info or {}
+        self.note: str = note
+        known = {d.step: d for d in workload.known_differences}
+        self.differences: list = []
+        if kernel is not None:
+            for m, k in zip(model, kernel, strict=True):
+                self.differences.extend(_diffs(m, k, known))
+
+    # -- verdicts ----------------------------------------------------------------------
+    @property
+    def unexpected(self) -> list:
+        """Differences the workload does not predict."""
+        return [d for d in self.differences if d.known is None]
+
+    @property
+    def missing_known(self) -> list:
+        """Predicted differences that did not show up (for each, step and field)."""
+        seen = {(d.step, d.field) for d in self.differences if d.known}
+        return [
+            (kd.step, f)
+            for kd in self.workload.known_differences
+            for f in kd.fields
+            if (kd.step, f) not in seen
+        ]
+
+    @property
+    def agree(self) -> bool:
+        """The kernel side exists, and the sides differ exactly where the workload says."""
+        return self.kernel is not None and not self.unexpected and not self.missing_known
+
+    @property
+    def label(self) -> str:
+        i = self.info
+        if self.source == "live":
+            return f"kernel: live, {i.get('kernel')} on {i.get('machine')} ({i.get('arch')})"
+        if self.source == "recorded":
+            return (
+                f"kernel: RECORDED on {i.get('machine')} ({i.get('kernel')}, {i.get('arch')}) "
+                f"at {i.get('date')}, not run here"
+            )
+        return f"kernel: not run; {self.note}"
+
+    # -- rows ------------------------------------------------------------------------
+    def rows(self) -> list:
+        """One dict per observation: index, step text, and each field as (model, kernel)."""
+        out = []
+        by_step: dict = {}
+        for d in self.differences:
+            by_step.setdefault(d.step, []).append(d)
+        for n, m in enumerate(self.model):
+            k = self.kernel[n] if self.kernel is not None else None
+            cells = {"result": (m.result, k.result if k else None)}
+            for c in COUNTERS:
+                cells[c] = (m.counters.get(c), k.counters.get(c) if k else None)
+            for proc, st in m.procs.items():
+                kst = k.procs.get(proc, {}) if k else {}
+                for s in STATS:
+                    cells[f"{proc}.{s}"] = (st.get(s), kst.get(s))
+            ds = by_step.get(m.step, [])
+            out.append(
+                {
+                    "index": n,
+                    "step": m.step,
+                    "text": m.text,
+                    "cells": cells,
+                    "procs": list(m.procs),
+                    "read": (m.read, k.read if k else None),
+                    "unexpected": {d.field for d in ds if d.known is None},
+                    "known": {d.field for d in ds if d.known is not None},
+                    "differences": ds,
+                }
+            )
+        return out
+
+    # -- text ------------------------------------------------------------------------
+    def text(self) -> str:
+        w = self.workload
+        lines = [f"{w.name}: {w.title}", self.label, ""]
+        head = ["", "#", "step", "result"] + [_SHORT[c] for c in COUNTERS] + ["rmap/merging"]
+        table = [(head, [])]
+        for r in self.rows():
+            bad = r["unexpected"] | r["known"]
+            mark = "!" if r["unexpected"] else "~" if r["known"] else ""
+            row = [mark, str(r["step"] + 1) if r["step"] >= 0 else "0", r["text"]]
+            for f in ["result", *COUNTERS]:
+                row.append(_cell(r["cells"][f], f in bad))
+            procs = []
+            for p in r["procs"]:
+                ri = _cell(r["cells"][f"{p}.ksm_rmap_items"], f"{p}.ksm_rmap_items" in bad)
+                mg = _cell(r["cells"][f"{p}.ksm_merging_pages"], f"{p}.ksm_merging_pages" in bad)
+                pg = " pages≠" if f"{p}.pages" in bad else ""
+                procs.append(f"{p} {ri}/{mg}{pg}")
+            row.append(" ".join(procs))
+            extra = []
+            mr, kr = r["read"]
+            if mr is not None:
+                extra.append("      read: " + _contents(mr))
+                if kr is not None and kr != mr:
+                    extra.append("    kernel: " + _contents(kr))
+            table.append((row, extra))
+        widths = [max(len(row[i]) for row, _ in table) for i in range(len(head))]
+        for row, extra in table:
+            cells = [
+                c.ljust(widths[i]) if i in (0, 2, len(head) - 1) else c.rjust(widths[i])
+                for i, c in enumerate(row)
+            ]
+            lines.append(" ".join(cells).rstrip())
+            lines.extend(extra)
+        lines.append("")
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        if self.kernel is None:
+            return "model only: " + self.note
+        known = [d for d in self.differences if d.known]
+        parts = []
+        if not self.unexpected:
+            parts.append(
+                f"model and kernel agree after every one of the {len(self.model) - 1} steps"
+                + (" except where expected" if known else "")
+            )
+        else:
+            parts.append(f"{len(self.unexpected)} unexpected difference(s) (marked !):")
+            parts.extend(f"  {d}" for d in self.unexpected)
+        for kd in self.workload.known_differences:
+            parts.append(f"expected at step {kd.step + 1} (marked ~, {kd.commit}): {kd.why}")
+        for step, f in self.missing_known:
+            parts.append(f"expected difference did not show: step {step + 1}, {f}")
+        parts.append("(a cell that differs reads model≠kernel)")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    # -- HTML ------------------------------------------------------------------------
+    def html(self) -> str:
+        esc = html.escape
+        w = self.workload
+        head = ["#", "step", "result"] + [_SHORT[c] for c in COUNTERS] + ["rmap_items/merging"]
+        out = [
+            "<div class='ksmlab-live'>",
+            f"<p><b>{esc(w.name)}</b>: {esc(w.title)}<br><i>{esc(self.label)}</i></p>",
+            "<table style='border-collapse:collapse;font-family:monospace;font-size:90%'>",
+            "<tr>" + "".join(f"<th style='padding:0 .5em'>{esc(h)}</th>" for h in head) + "</tr>",
+        ]
+        for r in self.rows():
+            bad = r["unexpected"] | r["known"]
+
+            def td(value, field, bad=bad, r=r):
+                style = "padding:0 .5em;text-align:right"
+                if field in r["unexpected"]:
+                    style += ";background:#f8c0c0"
+                elif field in r["known"]:
+                    style += ";background:#f8ecb0"
+                return f"<td style='{style}'>{esc(value)}</td>"
+
+            cells = [
+                f"<td>{r['step'] + 1 if r['step'] >= 0 else 0}</td>",
+                f"<td style='padding:0 .5em'>{esc(r['text'])}</td>",
+            ]
+            for f in ["result", *COUNTERS]:
+                cells.append(td(_cell(r["cells"][f], f in bad), f))
+            procs = []
+            for p in r["procs"]:
+                ri = _cell(r["cells"][f"{p}.ksm_rmap_items"], f"{p}.ksm_rmap_items" in bad)
+                mg = _cell(r["cells"][f"{p}.ksm_merging_pages"], f"{p}.ksm_merging_pages" in bad)
+                procs.append(f"{p} {ri}/{mg}" + (" pages≠" if f"{p}.pages" in bad else ""))
+            flagged = [f for f in bad if "." in f]
+            cells.append(td(" ".join(procs), flagged[0] if flagged else ""))
+            out.append("<tr>" + "".join(cells) + "</tr>")
+            mr, kr = r["read"]
+            if mr is not None:
+                text = "read: " + _contents(mr)
+                if kr is not None and kr != mr:
+                    text += " | kernel: " + _contents(kr)
+                out.append(
+                    f"<tr><td></td><td colspan='{len(head) - 1}' style='padding:0 .5em;"
+                    f"color:#555'>{esc(text)}</td></tr>"
+                )
+        out.append("</table>")
+        out.append("<pre>" + esc(self.summary()) + "</pre></div>")
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    # -- plot ------------------------------------------------------------------------
+    def plot(self, counters=("pages_shared", "pages_sharing", "pages_unshared", "pages_volatile"),
+             ax=None):
+        """The counters after every step, model dashed over kernel solid (needs
+        matplotlib); vertical lines mark ksmd's passes. Returns the figure."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(8, 3.5))
+        else:
+            fig = ax.figure
+        xs = list(range(len(self.model)))
+        for n, o in enumerate(self.model):
+            if o.text.startswith("ksmd"):
+                ax.axvline(n, color="#ddd", lw=0.8, zorder=0)
+        for i, c in enumerate(counters):
+            color = f"C{i}"
+            if self.kernel is not None:
+                ax.plot(xs, [o.counters.get(c) for o in self.kernel], color=color, lw=2.5,
+                        alpha=0.5, label=f"{_SHORT.get(c, c)} (kernel)")
+            ax.plot(xs, [o.counters.get(c) for o in self.model], color=color, ls="--",
+                    marker=".", label=f"{_SHORT.get(c, c)} (model)")
+        ax.set_xlabel("step (grey lines: ksmd passes)")
+        ax.set_ylabel("pages")
+        ax.set_title(f"{self.workload.name}: {self.label}", fontsize=9)
+        ax.legend(fontsize=7, ncol=2)
+        return fig
+
+    # -- JSON ------------------------------------------------------------------------
+    def kernel_json(self) -> dict:
+        """The kernel side as stored in a recording."""
+        return {
+            "title": self.workload.title,
+            "steps": steps_digest(self.workload),
+            "seconds": self.info.get("seconds"),
+            "pass_seconds": self.info.get("pass_seconds"),
+            "nudges": self.info.get("nudges"),
+            "kernel": [o.to_json() for o in self.kernel],
+        }
+
+
+def steps_digest(workload: Workload) -> str:
+    """Names a workload's steps, so a recording of other steps is never used for it."""
+    text = json.dumps(workload.to_json()["steps"], separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _cell(pair, differs) -> str:
+    m, k = pair
+    if differs:
+        return f"{_fmt(m)}≠{_fmt(k)}"
+    return _fmt(m)
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else str(v)
+
+
+def _contents(pages) -> str:
+    shown = " ".join(p if p else "·" for p in pages[:16])
+    return shown + (f" … ({len(pages)} pages)" if len(pages) > 16 else "")
+
+
+# -- recordings ------------------------------------------------------------------------
+
+
+def load_recording(path=None) -> dict:
+    """A recording (by default the one shipped in ``ksmlab/data``)."""
+    with open(path or RECORDING) as f:
+        rec = json.load(f)
+    if rec.get("format") != RECORDING_FORMAT:
+        raise ValueError(f"{path or RECORDING} is not a {RECORDING_FORMAT} file")
+    return rec
+
+
+def write_recording(comparisons, path, command: str) -> None:
+    """Write the kernel side of live comparisons as a recording."""
+    live = [c for c in comparisons if c.source == "live"]
+    if not live:
+        raise ValueError("nothing to record: no comparison ran on the live kernel")
+    per_run = ("seconds", "pass_seconds", "nudges", "recovered")
+    info = {k: v for k, v in live[0].info.items() if k not in per_run}
+    one = {"separators": (",", ":")}
+    lines = [
+        "{",
+        f'"format":{json.dumps(RECORDING_FORMAT)},',
+        f'"recorded":{json.dumps({**info, "command": command}, indent=1)},',
+        '"workloads":{',
+    ]
+    for n, c in enumerate(live):
+        entry = c.kernel_json()
+        observations = entry.pop("kernel")
+        head = json.dumps(entry, **one)[:-1]
+        lines.append(f"{json.dumps(c.workload.name)}:{head},\"kernel\":[")
+        lines.append(",\n".join(json.dumps(o, **one) for o in observations))
+        lines.append("]}" + ("," if n < len(live) - 1 else ""))
+    lines.append("}}")
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def _recorded(workload: Workload, recording):
+    rec = recording if isinstance(recording, dict) else load_recording(
+        None if recording in (True, "auto") else recording
+    )
+    entry = rec["workloads"].get(workload.name)
+    if entry is None:
+        raise KeyError(f"the recording has no workload {workload.name!r}")
+    if entry["steps"] != steps_digest(workload):
+        raise ValueError(
+            f"the recording of {workload.name!r} is of different steps than this workload"
+        )
+    info = dict(rec["recorded"])
+    info.update({k: entry.get(k) for k in ("seconds", "pass_seconds", "nudges")})
+    return [Observation.from_json(o) for o in entry["kernel"]], info
+
+
+def compare(
+    workload,
+    *,
+    allow_sysfs_writes: bool = False,
+    recording="auto",
+    nodes: int | None = None,
+    ksm_dir: str = KSM_DIR,
+    lock_timeout: float = 30.0,
+) -> Comparison:
+    """Run ``workload`` (a Workload or a built-in name) on the model and on a kernel.
+
+    The kernel side: with ``allow_sysfs_writes=True`` this machine's live KSM (raises
+    :class:`~ksmlab.live.driver.LiveUnavailable` saying why, if it cannot); otherwise
+    ``recording`` (``"auto"``: the recording shipped with ksmlab, if it has this
+    workload; a path or a loaded dict; None: none), labelled as recorded.
+    The model has as many NUMA nodes as this machine unless ``nodes`` says otherwise.
+    """
+    if isinstance(workload, str):
+        workload = get(workload)
+    validate(workload)
+    if nodes is None:
+        nodes = numa_nodes()
+    model = run_model(workload, nodes=nodes)
+    if allow_sysfs_writes:
+        kernel, info = run_kernel(
+            workload, allow_sysfs_writes=True, ksm_dir=ksm_dir, lock_timeout=lock_timeout
+        )
+        return Comparison(workload, model, kernel, "live", info)
+    reason = availability(ksm_dir)
+    if reason is None:
+        note = "the live kernel was not asked for (allow_sysfs_writes=True, or --live)"
+    else:
+        note = f"no live kernel here: {reason}"
+    if recording is not None:
+        try:
+            kernel, info = _recorded(workload, recording)
+        except FileNotFoundError:
+            note += "; no recording found"
+        except (KeyError, ValueError) as e:
+            if recording != "auto":
+                raise
+            note += f"; {e}"
+        else:
+            return Comparison(workload, model, kernel, "recorded", info)
+    return Comparison(workload, model, None, None, {}, note)
+
