@@ -168,8 +168,12 @@ class LiveSession(KsmGuard):
             raise LiveFailure(f"process {name} did not connect within {self.wait:g} s") from None
         sock.settimeout(self.wait)
         stream = sock.makefile("rwb")
-        hello = json.loads(stream.readline() or b"{}")
+        try:
+            hello = json.loads(stream.readline() or b"{}")
+        except (OSError, ValueError) as e:
+            hello = {"error": str(e)}
         if hello.get("hello") != name or (pid is not None and hello.get("pid") != pid):
+            stream.close()
             sock.close()
             raise LiveFailure(f"expected process {name} to connect, got {hello!r}")
         return sock, stream, hello["pid"]

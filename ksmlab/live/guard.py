@@ -223,6 +223,7 @@ class KsmGuard:
         self._base_full_scans = 0
         self._base_pages_scanned = 0
         self._old_handlers = None
+        self._closing = False
 
     def _start(self):
         pass
@@ -250,6 +251,7 @@ class KsmGuard:
 
     # -- setup -------------------------------------------------------------------------
     def __enter__(self):
+        self._closing = False
         reason = availability(self.ksm_dir)
         if reason:
             raise LiveUnavailable(reason)
@@ -265,6 +267,7 @@ class KsmGuard:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        self._closing = True
         self._teardown(exc_type is not None)
         return False
 
@@ -354,12 +357,14 @@ class KsmGuard:
             return
 
         def interrupt(signum, frame):
-            raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+            if not self._closing:  # once teardown has begun, nothing may cut it short
+                raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
         self._old_handlers = {s: signal.signal(s, interrupt) for s in _SIGNALS}
 
     # -- teardown --------------------------------------------------------------------
     def _teardown(self, failing: bool):
+        self._closing = True
         main = threading.current_thread() is threading.main_thread()
         if main:
             old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)

@@ -1,0 +1,483 @@
+"""The live-kernel lab: the same workloads on the model and on this machine's real KSM.
+
+Tests marked ``live`` need root and a writable /sys/kernel/mm/ksm. Where that is missing
+they skip with the reason, except under ``KSMLAB_REQUIRE_LIVE=1`` (set by .ci/run), where
+they fail. The other tests (workload validation, the opt-in, the recording, the command
+line) run everywhere and never write to sysfs.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+from ksmlab.__main__ import main as cli
+from ksmlab.live import (
+    COUNTERS,
+    DIFFERENCES,
+    STATS,
+    WORKLOADS,
+    Comparison,
+    LiveBusy,
+    LiveFailure,
+    LiveOptInRequired,
+    LiveUnavailable,
+    Workload,
+    WorkloadError,
+    all_workloads,
+    availability,
+    compare,
+    get,
+    load_recording,
+    run_kernel,
+    validate,
+)
+from ksmlab.live import driver as live_driver
+from ksmlab.live import guard as live_guard
+from ksmlab.live.driver import LiveSession, child_pids
+from ksmlab.live.guard import KSM_DIR, WRITABLE_KNOBS, lock_paths, read_knobs
+
+REQUIRE_LIVE = os.environ.get("KSMLAB_REQUIRE_LIVE") == "1"
+IDLE = ("pages_shared", "pages_sharing", "pages_unshared", "pages_volatile")
+#: knobs as they were when this module was imported (None: no KSM here)
+KNOBS_AT_START = read_knobs() if availability() is None else None
+
+
+def _unavailable(reason: str):
+    if REQUIRE_LIVE:
+        pytest.fail(f"KSMLAB_REQUIRE_LIVE=1 but the live kernel cannot be used: {reason}")
+    pytest.skip(f"live kernel unavailable: {reason}")
+
+
+@pytest.fixture
+def live():
+    """Skip (or, under KSMLAB_REQUIRE_LIVE=1, fail) without a usable KSM; afterwards,
+    every knob reads as before and no child process is left."""
+    reason = availability()
+    if reason:
+        _unavailable(reason)
+    before = read_knobs()
+    yield
+    assert read_knobs() == before
+    assert child_pids() == []
+    assert {n: _counter(n) for n in IDLE} == dict.fromkeys(IDLE, 0)
+
+
+def _counter(name) -> int:
+    with open(os.path.join(KSM_DIR, name)) as f:
+        return int(f.read())
+
+
+def _compare_live(name):
+    try:
+        return compare(name, allow_sysfs_writes=True)
+    except LiveUnavailable as e:  # e.g. another process uses KSM
+        _unavailable(e.reason)
+
+
+# -- the workloads, on both sides -------------------------------------------------------
+
+
+def test_enough_workloads():
+    assert len(WORKLOADS) >= 8
+    steps = {s[0] for w in WORKLOADS.values() for s in w.steps}
+    assert steps == {"spawn", "write", "madvise", "fork", "exit", "pass", "sysfs", "read"}
+    assert any(sum(s[2] for s in w.steps if s[0] == "spawn") > 1000 for w in WORKLOADS.values())
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_model_equals_kernel(live, name):
+    c = _compare_live(name)
+    assert c.source == "live"
+    assert len(c.model) == len(c.kernel) == len(c.workload.steps) + 1
+    for m, k in zip(c.model, c.kernel, strict=True):
+        assert m.result == k.result, (m.text, m.result, k.result)
+        assert m.counters == k.counters, (m.step, m.text)
+        assert m.read == k.read, (m.step, m.text)
+        assert set(m.procs) == set(k.procs)
+        for proc in m.procs:
+            for s in STATS:
+                assert m.procs[proc][s] == k.procs[proc][s], (m.step, m.text, proc, s)
+            assert m.page_digests[proc] == k.page_digests[proc], (m.step, m.text, proc)
+    assert c.differences == [] and c.agree
+    # the workloads really do something on the kernel
+    assert c.kernel[-1].counters["full_scans"] >= 1
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("name", list(DIFFERENCES))
+def test_known_difference_shows_exactly_where_predicted(live, name):
+    c = _compare_live(name)
+    assert c.differences, "the post-3.9 change did not show"
+    assert c.unexpected == [] and c.missing_known == [] and c.agree
+    steps = {d.step for d in c.workload.known_differences}
+    assert {d.step for d in c.differences} == steps
+    # and the sides agree again by the end
+    assert all(d.step < len(c.workload.steps) - 1 for d in c.differences)
+
+
+@pytest.mark.live
+def test_one_wake_is_one_pass(live):
+    """pages_scanned grows by exactly the present mergeable pages per pass."""
+    w = get("big")
+    kernel, info = _run_kernel(w)
+    model = [o for o in compare(w, recording=None).model]
+    for m, k in zip(model, kernel, strict=True):
+        assert m.counters["full_scans"] == k.counters["full_scans"]
+        assert m.counters["pages_scanned"] == k.counters["pages_scanned"]
+    assert len(info["pass_seconds"]) == w.passes
+    assert max(info["pass_seconds"]) < 1.0
+
+
+@pytest.mark.live
+def test_a_lost_wakeup_is_nudged(live, monkeypatch):
+    """Without the sleep_millisecs change after pass 1, ksmd stays in its 60 s sleep and
+    misses the next run=1; the driver wakes it through sleep_millisecs and still gets
+    exactly one pass."""
+    original = LiveSession._toggle_sleep
+    calls = []
+
+    def toggle(self):
+        calls.append(len(self.pass_seconds))
+        if len(calls) != 3:  # two while parking, then the one after pass 1
+            original(self)
+
+    monkeypatch.setattr(LiveSession, "_toggle_sleep", toggle)
+    w = get("duplicates")
+    kernel, info = _run_kernel(w)
+    assert info["nudges"] <= 1
+    if info["nudges"]:
+        assert info["pass_seconds"][1] >= live_driver.NUDGE
+    model = compare(w, recording=None).model
+    assert [o.counters for o in model] == [o.counters for o in kernel]
+
+
+def _run_kernel(w, **kw):
+    try:
+        return run_kernel(w, allow_sysfs_writes=True, **kw)
+    except LiveUnavailable as e:
+        _unavailable(e.reason)
+
+
+# -- skipping, and failing under KSMLAB_REQUIRE_LIVE=1 -------------------------------------
+
+_NO_KSM = """
+import ksmlab.live, ksmlab.live.guard
+def _no(ksm_dir=None):
+    return "no KSM here (simulated)"
+ksmlab.live.guard.availability = _no
+ksmlab.live.availability = _no
+"""
+
+
+@pytest.mark.parametrize("require", ["", "1"])
+def test_unavailable_skips_or_fails(tmp_path, require):
+    (tmp_path / "ksmlab_no_ksm.py").write_text(_NO_KSM)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "KSMLAB_REQUIRE_LIVE": require}
+    node = f"{__file__}::test_model_equals_kernel[duplicates]"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "ksmlab_no_ksm", "-q", "-rsf", node],
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if require:
+        assert done.returncode == 1, done.stdout  # a failure, reported from the fixture
+        assert "1 error" in done.stdout or "1 failed" in done.stdout
+        assert "KSMLAB_REQUIRE_LIVE=1 but the live kernel cannot be used: no KSM here" in (
+            done.stdout)
+    else:
+        assert done.returncode == 0, done.stdout
+        assert "1 skipped" in done.stdout
+        assert "live kernel unavailable: no KSM here (simulated)" in done.stdout
+
+
+# -- safety ----------------------------------------------------------------------------
+
+
+def test_opt_in_is_required(monkeypatch):
+    def touched(*a, **k):
+        raise AssertionError("the kernel was touched")
+
+    monkeypatch.setattr(LiveSession, "__enter__", touched)
+    monkeypatch.setattr(live_driver, "machine_info", touched)
+    with pytest.raises(LiveOptInRequired, match="allow_sysfs_writes=True"):
+        run_kernel(get("duplicates"))
+    c = compare("duplicates")  # no opt-in: the model, and the recording at most
+    assert c.source in ("recorded", None)
+
+
+@pytest.mark.parametrize(
+    "steps, message",
+    [
+        ([("spawn", "a", 2), ("frobnicate", "a")], "unknown step 'frobnicate'"),
+        ([("spawn", "a", 2), ("write", "a", 2, "X")], "page 2 is out of range"),
+        ([("spawn", "a", 2), ("write", "a", -1, "X")], "page -1 is out of range"),
+        ([("spawn", "a", 2), ("madvise", "a", 1, 2, "mergeable")], "page 2 is out of range"),
+        ([("spawn", "a", 2), ("write", "b", 0, "X")], "unknown process 'b'"),
+        ([("spawn", "a", 2), ("fork", "z", "b")], "unknown process 'z'"),
+        ([("spawn", "a", 2), ("exit", "a"), ("read", "a", 0, 1)], "'a' has exited"),
+        ([("spawn", "a", 2), ("spawn", "a", 2)], "already called 'a'"),
+        ([("spawn", "a", 2), ("fork", "a", "a")], "already called 'a'"),
+        ([("spawn", "a", 0)], "npages must be a positive int"),
+        ([("spawn", "a", 2), ("pass",)], "no live process has a mergeable page"),
+        (
+            [("spawn", "a", 2), ("madvise", "a", 0, 2, "mergeable"), ("sysfs", "run", 0),
+             ("pass",)],
+            "does not scan while run=0",
+        ),
+        ([("sysfs", "pages_to_scan", 5)], "the driver owns the others"),
+        ([("sysfs", "run", -1)], "non-negative int"),
+        ([("spawn", "a", 2), ("madvise", "a", 0, 2, "sideways")], "advice 'sideways'"),
+        ([("spawn", "a", 2), ("write", "a", 0, "X" * 4097)], "do not fit in a page"),
+        ([("spawn", "a", 2), ("write", "a", 0, 7)], "must be str or bytes"),
+        ([("spawn", "a", 2), ("exit",)], "takes 1 arguments, not 0"),
+        ([("spawn", "a", 20000)], "at most 16384"),
+        ([()], "non-empty tuple"),
+        (
+            [("spawn", "a", 300), ("write", "a", 0, ["same"] * 300),
+             ("madvise", "a", 0, 300, "mergeable"), ("pass",)],
+            "more than max_page_sharing",
+        ),
+    ],
+)
+def test_bad_workloads_are_rejected_before_the_kernel(monkeypatch, steps, message):
+    def touched(*a, **k):
+        raise AssertionError("the kernel was touched")
+
+    monkeypatch.setattr(LiveSession, "__enter__", touched)
+    monkeypatch.setattr(live_guard, "availability", touched)
+    w = Workload("bad", "", steps)
+    with pytest.raises(WorkloadError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate(w)
+    with pytest.raises(WorkloadError):
+        run_kernel(w, allow_sysfs_writes=True)
+    with pytest.raises(WorkloadError):
+        compare(w, allow_sysfs_writes=True)
+
+
+def test_unavailable_says_why(monkeypatch, tmp_path):
+    assert "does not exist" in availability(str(tmp_path / "nope"))
+    fake = tmp_path / "ksm"
+    fake.mkdir()
+    for name in ("run", "pages_to_scan", "sleep_millisecs", "full_scans", *COUNTERS[:4]):
+        (fake / name).write_text("0\n")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert availability(str(fake)) == (
+        f"writing {fake} needs root; this process runs as uid 1000"
+    )
+    (fake / "run").unlink()
+    assert availability(str(fake)) == f"{fake} lacks run"
+    with pytest.raises(LiveUnavailable, match="lacks run"):
+        run_kernel(get("uniques"), allow_sysfs_writes=True, ksm_dir=str(fake))
+
+
+@pytest.mark.live
+def test_lock_serialises_runs(live):
+    with LiveSession():
+        with pytest.raises(LiveBusy, match=f"pid {os.getpid()}"):
+            with LiveSession(lock_timeout=0.2):
+                pass
+    with LiveSession():  # free again
+        pass
+
+
+@pytest.mark.live
+def test_refuses_while_another_process_uses_ksm(live):
+    code = (
+        "import mmap, sys, time\n"
+        "m = mmap.mmap(-1, 4 * 4096, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)\n"
+        "m.madvise(mmap.MADV_MERGEABLE)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    try:
+        assert other.stdout.readline() == b"ready\n"
+        before = read_knobs()
+        with pytest.raises(LiveUnavailable, match=rf"in use by other processes \({other.pid} "):
+            with LiveSession():
+                pass
+        assert read_knobs() == before
+    finally:
+        other.kill()
+        other.wait()
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("how", ["exception", "SIGINT", "SIGTERM"])
+def test_interrupted_run_restores_everything(live, how):
+    def on_step(i, obs):
+        if obs.counters["pages_sharing"]:  # stop with pages merged and children alive
+            assert child_pids()
+            if how == "exception":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), getattr(signal, how))
+            time.sleep(5)  # the signal arrives first
+            raise AssertionError("no signal")
+
+    old = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        _run_kernel(get("fork-cow"), on_step=on_step)
+    assert signal.getsignal(signal.SIGTERM) == old
+    # the live fixture checks knobs, children and counters
+
+
+@pytest.mark.live
+def test_failed_run_restores_everything(live, monkeypatch):
+    original = LiveSession.proc_state
+
+    def dying(self, name):
+        if len(self.pass_seconds) == 2:
+            os.kill(self.children[name].pid, signal.SIGKILL)
+        return original(self, name)
+
+    monkeypatch.setattr(LiveSession, "proc_state", dying)
+    with pytest.raises(LiveFailure, match="process a died during observe"):
+        _run_kernel(get("duplicates"))
+
+
+@pytest.mark.live
+def test_a_killed_run_is_undone_by_the_next(live):
+    """A run killed with SIGKILL leaves its knobs set and their saved values on disk."""
+    before = read_knobs()
+    _, state = lock_paths()
+    with open(state, "w") as f:
+        json.dump({"pid": 1, "knobs": before}, f)
+    try:
+        with open(os.path.join(KSM_DIR, "pages_to_scan"), "w") as f:
+            f.write("4242")
+        with LiveSession() as s:
+            assert s.recovered
+        assert read_knobs() == before
+        assert not os.path.exists(state)
+    finally:
+        if read_knobs() != before:
+            with open(os.path.join(KSM_DIR, "pages_to_scan"), "w") as f:
+                f.write(before["pages_to_scan"])
+        if os.path.exists(state):
+            os.unlink(state)
+
+
+# -- the recording ---------------------------------------------------------------------
+
+
+def test_recording_is_labelled_and_covers_every_workload():
+    rec = load_recording()
+    for key in ("machine", "arch", "kernel", "date", "command"):
+        assert rec["recorded"][key]
+    assert "--live --record" in rec["recorded"]["command"]
+    assert set(rec["workloads"]) == set(all_workloads())
+
+
+@pytest.mark.parametrize("name", list(all_workloads()))
+def test_model_agrees_with_the_recording(name):
+    c = compare(name)  # no opt-in: the recorded kernel
+    assert c.source == "recorded"
+    assert c.label.startswith("kernel: RECORDED on ")
+    assert c.agree, c.text()
+    assert "RECORDED" in c.html() and "RECORDED" in c.text()
+
+
+# -- rendering and the command line -------------------------------------------------------
+
+
+def test_differences_are_marked():
+    c = compare("merge-into-existing")
+    assert c.kernel is not None
+    text, page = c.text(), c.html()
+    assert "2≠1" in text and "d58a361b0350" in text
+    assert "#f8ecb0" in page  # the expected difference, highlighted
+    kernel = copy.deepcopy(c.kernel)
+    kernel[4].counters["pages_shared"] += 1
+    hacked = Comparison(c.workload, c.model, kernel, "recorded", c.info)
+    assert not hacked.agree
+    assert [d.field for d in hacked.unexpected] == ["pages_shared"]
+    assert "\n!" in hacked.text() and "#f8c0c0" in hacked.html()
+
+
+def test_plot():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = compare("duplicates").plot()
+    assert len(fig.axes[0].lines) >= 8
+
+
+def _cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            rc = cli(list(argv))
+        except SystemExit as e:
+            rc = e.code
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_cli_help_and_list():
+    rc, out, _ = _cli("--help")
+    assert rc == 0 and "live-compare" in out
+    rc, out, _ = _cli("live-compare", "--help")
+    assert rc == 0 and "--live" in out and "--record" in out and "--list" in out
+    rc, out, _ = _cli("live-compare", "--list")
+    assert rc == 0
+    for name in all_workloads():
+        assert name in out
+
+
+def test_cli_errors():
+    assert _cli("live-compare")[0] == 2
+    rc, _, err = _cli("live-compare", "no-such-workload")
+    assert rc == 2 and "no workload 'no-such-workload'" in err
+    rc, _, err = _cli("live-compare", "uniques", "--record", "/tmp/x.json")
+    assert rc == 2 and "--record needs --live" in err
+
+
+def test_cli_recorded(tmp_path):
+    rc, out, _ = _cli("live-compare", "exit", "--html", str(tmp_path / "t.html"))
+    assert rc == 0
+    assert "kernel: RECORDED on" in out and "agree after every one" in out
+    assert "<table" in (tmp_path / "t.html").read_text()
+
+
+@pytest.mark.live
+def test_cli_live_record(live, tmp_path):
+    path = tmp_path / "rec.json"
+    rc, out, err = _cli("live-compare", "uniques", "--live", "--record", str(path))
+    if rc == 2 and "cannot run on the live kernel" in err:
+        _unavailable(err)
+    assert rc == 0, out + err
+    assert "kernel: live" in out and "kernel side:" in out
+    rec = json.loads(path.read_text())
+    assert list(rec["workloads"]) == ["uniques"]
+    assert rec["recorded"]["kernel"] == os.uname().release
+    c = compare("uniques", recording=str(path))
+    assert c.source == "recorded" and c.agree
+
+
+# -- last: the machine is as it was -------------------------------------------------------
+
+
+@pytest.mark.live
+def test_zz_every_knob_reads_as_before_and_no_child_is_left():
+    if KNOBS_AT_START is None:
+        _unavailable(availability() or "no KSM when the tests started")
+    assert read_knobs() == KNOBS_AT_START
+    assert set(KNOBS_AT_START) >= {"run", "pages_to_scan", "sleep_millisecs", "smart_scan"}
+    assert set(KNOBS_AT_START) <= set(WRITABLE_KNOBS)
+    assert child_pids() == []
+    _, state = lock_paths()
+    assert not os.path.exists(state)
