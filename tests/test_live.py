@@ -122,8 +122,6 @@ def test_known_difference_shows_exactly_where_predicted(live, name):
     assert c.unexpected == [] and c.missing_known == [] and c.agree
     steps = {d.step for d in c.workload.known_differences}
     assert {d.step for d in c.differences} == steps
-    # and the sides agree again by the end
-    assert all(d.step < len(c.workload.steps) - 1 for d in c.differences)
 
 
 @pytest.mark.live

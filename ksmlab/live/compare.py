@@ -232,8 +232,12 @@ class Comparison:
         else:
             parts.append(f"{len(self.unexpected)} unexpected difference(s) (marked !):")
             parts.extend(f"  {d}" for d in self.unexpected)
+        groups: dict = {}
         for kd in self.workload.known_differences:
-            parts.append(f"expected at step {kd.step + 1} (marked ~, {kd.commit}): {kd.why}")
+            groups.setdefault((kd.commit, kd.why), []).append(kd.step + 1)
+        for (commit, why), steps in groups.items():
+            where = f"step {steps[0]}" if len(steps) == 1 else "steps " + ", ".join(map(str, steps))
+            parts.append(f"expected at {where} (marked ~, {commit}): {why}")
         for step, f in self.missing_known:
             parts.append(f"expected difference did not show: step {step + 1}, {f}")
         parts.append("(a cell that differs reads model≠kernel)")
@@ -316,6 +320,10 @@ class Comparison:
                         alpha=0.5, label=f"{_SHORT.get(c, c)} (kernel)")
             ax.plot(xs, [o.counters.get(c) for o in self.model], color=color, ls="--",
                     marker=".", label=f"{_SHORT.get(c, c)} (model)")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("step (grey lines: ksmd passes)")
         ax.set_ylabel("pages")
         ax.set_title(f"{self.workload.name}: {self.label}", fontsize=9)

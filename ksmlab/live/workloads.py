@@ -325,6 +325,53 @@ def _merge_into_existing():
     )
 
 
+def _orphaned_ksm_page():
+    why = (
+        "since 4.13 the kernel never merges into a stable node that has no rmap_items left "
+        "(is_page_sharing_candidate, part of the stable node chains); 3.9 merges into any "
+        "stable node whose page is still there"
+    )
+    unshared = ("pages_shared", "pages_unshared", "a.ksm_merging_pages", "a.ksm_process_profit")
+    return (
+        _W(
+            "orphaned-ksm-page",
+            "a KSM page survives run=2 in a VMA KSM no longer scans; 3.9 merges into it",
+            "b is a fork of a that made its range unmergeable before a's page became the KSM "
+            "page, so b maps that KSM page where neither ksmd nor run=2 looks: after run=2 the "
+            "stable node stays, with no rmap_items, because its page is still mapped. In 3.9 "
+            "a's page (a private copy since run=2, same contents) merges straight back into "
+            "it, and stays merged. Since 4.13 (2c653d0ee2ae) a stable node without "
+            "rmap_items is no merge target: a's page waits in the unstable tree for a partner "
+            "that never comes (on 6.11+ after one more pass, d58a361b0350).",
+        )
+        .spawn("c", 2)
+        .write("c", 0, "C")
+        .mergeable("c", 0, 2)
+        .spawn("a", 2)
+        .write("a", 0, "C")
+        .mergeable("a", 0, 2)
+        .fork("a", "b")
+        .unmergeable("b", 0, 2)
+        .passes(2)
+        .write("c", 0, "c's own")
+        .knob("run", 2)
+        .knob("run", 1)
+        .passes(3)
+        .read("b", 0, 2)
+        .build(
+            KnownDifference(
+                step=13,
+                fields=("pages_shared", "pages_volatile", *unshared[2:]),
+                commit="2c653d0ee2ae",
+                why="3.9 merges a's page into the orphaned stable node at its first visit; "
+                "6.18 does not (and, by d58a361b0350, first waits a pass for the checksum)",
+            ),
+            *(KnownDifference(step=i, fields=unshared, commit="2c653d0ee2ae", why=why)
+              for i in (14, 15, 16)),
+        )
+    )
+
+
 WORKLOADS = {
     w.name: w
     for w in (
@@ -341,7 +388,7 @@ WORKLOADS = {
         _big(),
     )
 }
-DIFFERENCES = {w.name: w for w in (_merge_into_existing(),)}
+DIFFERENCES = {w.name: w for w in (_merge_into_existing(), _orphaned_ksm_page())}
 
 
 def all_workloads() -> dict:
