@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import mmap
 import os
 import platform
 import signal
@@ -33,6 +34,7 @@ import sys
 import threading
 import time
 
+from ..mm.page import PAGE_SIZE
 from .observe import COUNTERS
 
 __all__ = [
@@ -129,6 +131,10 @@ def availability(ksm_dir: str = KSM_DIR) -> str | None:
     """None if a live run can work here, else the exact reason it cannot."""
     if not sys.platform.startswith("linux"):
         return f"this is {sys.platform}, not Linux: there is no KSM to compare with"
+    if mmap.PAGESIZE != PAGE_SIZE:
+        return f"this machine's pages are {mmap.PAGESIZE} bytes; the model's are {PAGE_SIZE}"
+    if not hasattr(os, "pidfd_open") or not hasattr(signal, "pidfd_send_signal"):
+        return "the driver needs pidfds (Python 3.9 or later on Linux 5.3 or later)"
     if not os.path.isdir(ksm_dir):
         return (
             f"{ksm_dir} does not exist: the kernel was built without CONFIG_KSM, or sysfs "
