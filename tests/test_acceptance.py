@@ -888,3 +888,41 @@ def test_stale_node_whose_frame_is_reused_by_a_migrated_ksm_page():
     assert [(n.kpfn, n.nid) for n in k.ksm.stable_nodes()] == [(new, 1)]
     assert k.ksm.migrate_nodes == []
     assert [a.read(a_base + i * PS) for i in range(2)] == [page("alpha")] * 2
+
+
+def _page_faulted_in_by_child():
+    """p1 and its child p2 share an ordinary page; it is swapped out and freed from the
+    swap cache; p2 then p1 fault it back in from the swap slot (same anon_vma root, same
+    offset: no copy, §8.2), so both map one frame again."""
+    k = Kernel(nodes=2)
+    p1 = k.spawn("p1")
+    base = p1.mmap(1, node=0)
+    p1.write(base, b"shared")
+    p2 = p1.fork("p2")
+    assert k.swap_out(p1, base) == 2
+    assert k.reclaim() == 1
+    k.check()
+    assert p2.read(base) == page("shared")
+    assert p1.read(base) == page("shared")
+    k.check()
+    assert k.page_at(p1, base).pfn == k.page_at(p2, base).pfn
+    return k, p1, p2, base
+
+
+def test_swap_out_reaches_every_mapper_of_a_page_faulted_in_by_a_child():
+    k, p1, p2, base = _page_faulted_in_by_child()
+    assert k.swap_out(p1, base) == 2
+    k.check()
+    assert pte_kind(p1, base) == "SwapEntry"
+    assert pte_kind(p2, base) == "SwapEntry"
+    assert p1.read(base) == page("shared") and p2.read(base) == page("shared")
+
+
+def test_migrate_reaches_every_mapper_of_a_page_faulted_in_by_a_child():
+    k, p1, p2, base = _page_faulted_in_by_child()
+    new = k.migrate(p1, base, node=1)
+    k.check()
+    for p in (p1, p2):
+        pg = k.page_at(p, base)
+        assert (pg.pfn, pg.nid) == (new, 1)
+        assert p.read(base) == page("shared")

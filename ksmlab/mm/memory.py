@@ -168,7 +168,9 @@ def do_swap_page(w, vma, addr, pte, write):
         if page is None:
             slot = w.swap.slots[entry]
             page = w.mem.alloc_page(vma.node, slot.content)
-            page.mapping = AnonMapping(anon_vma_prepare(w, vma))
+            # page_add_anon_rmap() of a page that may be shared: the root anon_vma,
+            # so the reverse map reaches every process of the fork family
+            page.mapping = AnonMapping(anon_vma_prepare(w, vma).root)
             page.index = addr
             slot.page = page
             page.swapcache = True
