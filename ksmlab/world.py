@@ -47,29 +47,45 @@ class World:
         return h.hexdigest()[:16]
 
     def describe(self):
-        """The state as canonical text lines (what ``fingerprint`` digests)."""
-        for pfn in sorted(self.mem.frames):
-            p = self.mem.frames[pfn]
+        """The whole state as canonical text lines (what ``fingerprint`` digests): every
+        field that can influence what happens next, locks and allocators included."""
+        mem = self.mem
+        yield f"mem next={mem._next} free={mem._free} serial={self._serial} swap={self.swap._next}"
+        yield f"log {len(self.dmesg)} {sorted(self.warned)}"
+        for pfn in sorted(mem.frames):
+            p = mem.frames[pfn]
             if PageKsm(p):
                 node = page_stable_node(p)
                 kind = f"ksm:{node.serial if node else '-'}"
+            elif p.mapping is not None:
+                kind = f"anon:{p.mapping.anon_vma.serial}"
             else:
-                kind = "anon"
+                kind = "none"
             yield (
                 f"page {pfn:#x} n{p.nid} {p.content.hex()} r{p.refcount} m{p.mapcount} {kind} "
-                f"s{p.swap_entry} l{p.lock_owner}"
+                f"i{p.index:#x} s{p.swap_entry} l{p.lock_owner} d{int(p.dirty)}"
             )
         for e in sorted(self.swap.slots):
             s = self.swap.slots[e]
-            yield f"swap {e} c{s.count} {s.content.hex() if s.content is not None else '-'}"
+            data = s.content.hex() if s.content is not None else "-"
+            yield f"swap {e} c{s.count} {data} p{s.page.pfn if s.page else '-'}"
         for mm in self.mms:
+            sem = mm.mmap_sem
             yield (
-                f"mm {mm.owner} u{mm.users} m{int(mm.vm_mergeable)} "
-                f"r{mm.ksm_rmap_items} k{mm.ksm_merging_pages}"
+                f"mm {mm.owner} u{mm.users} m{int(mm.vm_mergeable)} r{mm.ksm_rmap_items} "
+                f"k{mm.ksm_merging_pages} b{mm.mmap_base:#x} sem={sem.writer}/{sem.readers}"
             )
             for v in mm.vmas:
-                av = v.anon_vma.serial if v.anon_vma else 0
-                yield f" vma {v.start:#x}-{v.end:#x} m{int(v.mergeable)} av{av}"
+                av = v.anon_vma
+                locks = ""
+                if av is not None:
+                    lk = av.root.lock
+                    locks = f" root{av.root.serial} lock={lk.writer}/{lk.readers}"
+                chain = ",".join(str(a.serial) for a in v.chain)
+                yield (
+                    f" vma {v.start:#x}-{v.end:#x} m{int(v.mergeable)} n{v.node} "
+                    f"av{av.serial if av else 0} chain={chain}{locks}"
+                )
             for addr in sorted(mm.ptes):
                 yield f" pte {addr:#x} {mm.ptes[addr]!r}"
         yield from self.ksm.describe()

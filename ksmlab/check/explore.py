@@ -13,6 +13,7 @@ from ..fixes import Fixes
 from ..sched.schedule import Schedule
 from ..sched.scheduler import Scheduler
 from .invariants import first_violation
+from .statekey import state_key
 
 __all__ = ["explore", "replay", "ExploreResult", "Counterexample", "Replay", "violation_of"]
 
@@ -84,6 +85,7 @@ class ExploreResult:
         self.schedules = 0
         self.steps = 0
         self.exhaustive = False
+        self.pruned = 0
         self.window_reached = False
         self.elapsed = 0.0
 
@@ -148,11 +150,27 @@ def _fixes(fixes):
 class _Search:
     """Shared bookkeeping of one exploration."""
 
-    def __init__(self, scn, fixes, result, max_schedules, progress):
+    def __init__(self, scn, fixes, result, max_schedules, progress, cache):
         self.scn, self.fixes, self.result = scn, fixes, result
         self.max_schedules = max_schedules
         self.progress = progress
         self.best = None
+        self.cache = cache
+        self.visited = {}
+
+    def seen(self, sched) -> bool:
+        """Whether this exact state (with at most these preemptions and steps) was
+        already explored; records it otherwise."""
+        if not self.cache:
+            return False
+        key = state_key(sched)
+        here = (sched.preemptions, len(sched.schedule))
+        before = self.visited.get(key)
+        if before is not None and before[0] <= here[0] and before[1] <= here[1]:
+            self.result.pruned += 1
+            return True
+        self.visited[key] = here
+        return False
 
     def budget_left(self) -> bool:
         return self.max_schedules is None or self.result.schedules < self.max_schedules
@@ -207,6 +225,9 @@ def _dfs_bound(search, bound, exact):
             return False
         prefix = stack.pop()
         sched, memo, violation = search.start(prefix)
+        if violation is None and prefix and search.seen(sched):
+            sched.close()
+            continue
         while violation is None and not sched.finished:
             runnable = sched.runnable()
             last = sched._last
@@ -219,8 +240,14 @@ def _dfs_bound(search, bound, exact):
                     if alt != first:
                         stack.append(sched.schedule + (alt,))
             violation = search.step(sched, memo, first)
-        if sched.preemptions >= exact:
-            search.leaf(sched, violation)
+            if violation is None and not sched.finished and search.seen(sched):
+                break
+        else:
+            if sched.preemptions >= exact:
+                search.leaf(sched, violation)
+            sched.close()
+            continue
+        sched.close()
     return True
 
 
@@ -229,6 +256,7 @@ def _random_run(search, rng, choose):
     while violation is None and not sched.finished:
         violation = search.step(sched, memo, choose(sched, rng))
     search.leaf(sched, violation)
+    sched.close()
 
 
 def explore(
@@ -239,6 +267,7 @@ def explore(
     seed=0,
     max_schedules=None,
     progress=None,
+    cache=True,
 ) -> ExploreResult:
     """Search the interleavings of ``scenario`` under ``fixes`` for a violation.
 
@@ -246,7 +275,10 @@ def explore(
     with a violation is explored to its end and the shortest counterexample reported.
     ``random`` and ``pct`` (probabilistic concurrency testing, with ``max_preemptions``+1
     priority change points) run ``max_schedules`` (default 1000) seeded runs.
-    ``progress(schedules, bound)`` is called as the search goes.
+    ``progress(schedules, bound)`` is called as the search goes. With ``cache`` (dfs
+    only), a state already explored with no more preemptions and steps is not explored
+    again (``pruned`` counts them); without it, ``schedules`` is the plain count of
+    interleavings within the bound.
     """
     from .. import scenarios
 
@@ -261,11 +293,12 @@ def explore(
     if max_schedules is not None and (not isinstance(max_schedules, int) or max_schedules < 1):
         raise ValueError("max_schedules must be a positive int or None")
     result = ExploreResult(scn, fixes, strategy, max_preemptions)
-    search = _Search(scn, fixes, result, max_schedules, progress)
+    search = _Search(scn, fixes, result, max_schedules, progress, cache and strategy == "dfs")
     t0 = time.perf_counter()
     if strategy == "dfs":
         for bound in range(max_preemptions + 1):
             result.bound = bound
+            search.visited = {}
             complete = _dfs_bound(search, bound, bound)
             if search.best is not None or not complete:
                 break

@@ -190,9 +190,13 @@ class KsmState:
 
     def describe(self):
         ks = self.ksm_scan
+        cur = ks.mm_slot
         yield (
-            f"ksm run={self.run} mergeacross={self.merge_across_nodes} seqnr={ks.seqnr} "
-            f"cursor={ks.mm_slot!r}@{ks.address:#x}/{ks.rmap_list} counters={self.pages_shared},"
+            f"ksm run={self.run} knobs={self.pages_to_scan},{self.sleep_millisecs},"
+            f"{self.merge_across_nodes},{self.max_page_sharing},{self.use_zero_pages},"
+            f"{self.smart_scan},{self.stable_node_chains_prune_millisecs} "
+            f"mutex={self.ksm_thread_mutex.owner} seqnr={ks.seqnr} "
+            f"cursor={cur!r}@{ks.address:#x}/{ks.rmap_list} counters={self.pages_shared},"
             f"{self.pages_sharing},{self.pages_unshared},{self.rmap_items},{self.pages_scanned}"
         )
         for slot in self.mm_list:
@@ -200,8 +204,10 @@ class KsmState:
             for it in slot.rmap_list:
                 yield (
                     f"  item {it.address:#x} c{it.oldchecksum:08x} "
-                    f"s{int(it.stable)} u{int(it.unstable)}"
-                    f" q{it.seqnr} n{it.nid} h{it.head.serial if it.head else '-'}"
+                    f"s{int(it.stable)} u{int(it.unstable)} q{it.seqnr} n{it.nid} "
+                    f"h{it.head.serial if it.head else '-'} "
+                    f"a{it.anon_vma.serial if it.anon_vma else '-'} "
+                    f"t{it.tree.name if it.tree else '-'}"
                 )
         for t in self.root_stable_tree:
             yield f" {t.name}: " + " ".join(
@@ -211,4 +217,8 @@ class KsmState:
             )
         for t in self.root_unstable_tree:
             yield f" {t.name}: " + " ".join(f"{i.mm.owner}@{i.address:#x}" for i in t.nodes)
-        yield " migrate_nodes: " + " ".join(str(n.serial) for n in self.migrate_nodes)
+        yield " migrate_nodes: " + " ".join(
+            f"{n.serial}:{n.kpfn:#x}:{n.nid}:"
+            + ",".join(f"{i.mm.owner}@{i.address:#x}" for i in n.hlist)
+            for n in self.migrate_nodes
+        )
