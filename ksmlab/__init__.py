@@ -15,11 +15,15 @@ with the four early-2013 fixes as switches.
 (1, 3)
 """
 
+from . import scenarios
+from .check.explore import explore, replay
 from .errors import KernelError, KernelOops
 from .fixes import FIX_COMMITS, Fixes
 from .kernel import Kernel, Process
 from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE
 from .mm.page import PAGE_SIZE, PageKsm, page_stable_node
+from .sched.schedule import Schedule
+from .sched.scheduler import ScheduleError, Scheduler
 
 __all__ = [
     "Kernel",
@@ -33,5 +37,11 @@ __all__ = [
     "MADV_UNMERGEABLE",
     "PageKsm",
     "page_stable_node",
+    "scenarios",
+    "explore",
+    "replay",
+    "Schedule",
+    "Scheduler",
+    "ScheduleError",
 ]
 __version__ = "0.1.0"

@@ -198,7 +198,7 @@ class Scheduler:
             w.current = None
         t.steps += 1
         self._last = t
-        self.schedule = Schedule(self.schedule + (name,))
+        self.schedule = Schedule._trusted(self.schedule + (name,))
         ev = TraceEvent(len(self.schedule), name, label, detail, preemption)
         self.trace.append(ev)
         return ev
