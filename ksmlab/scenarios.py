@@ -8,6 +8,8 @@ property they must not break. Used by the stepper, the explorer, the tests and t
 'cursor_insertion'
 """
 
+import pickle
+
 from .errors import KernelError
 from .kernel import Kernel
 from .ksm.scan import ksm_scan_thread
@@ -98,9 +100,17 @@ class Scenario:
         return f"<scenario {self.name}>"
 
     def build(self, fixes) -> Kernel:
+        """The initial world under ``fixes``, built by running the set-up."""
         k = Kernel(nodes=self.nodes, fixes=fixes)
         self.setup(k)
         return k
+
+    def fresh(self, fixes) -> Kernel:
+        """The same as ``build``, from a stored copy (the explorer rebuilds it often)."""
+        cache = self.__dict__.setdefault("_pristine", {})
+        if fixes not in cache:
+            cache[fixes] = pickle.dumps(self.build(fixes))
+        return pickle.loads(cache[fixes])
 
     def setup(self, k):
         raise NotImplementedError

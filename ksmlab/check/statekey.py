@@ -108,4 +108,4 @@ def state_key(sched) -> tuple:
         for name, t in sorted(sched.tasks.items())
     )
     last = sched._last.name if sched._last is not None else None
-    return (sched.world.fingerprint(), tasks, last, sched.oops is not None)
+    return (tuple(sched.world.describe()), tasks, last, sched.oops is not None)

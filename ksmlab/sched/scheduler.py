@@ -18,7 +18,7 @@ class ScheduleError(ValueError):
 class TaskState:
     """A task: a named kernel path in progress, and where it is paused."""
 
-    __slots__ = ("name", "title", "gen", "event", "done", "result", "error", "steps")
+    __slots__ = ("name", "title", "gen", "event", "done", "result", "error", "steps", "key")
 
     def __init__(self, name, title, gen):
         self.name = name
@@ -125,7 +125,7 @@ class Scheduler:
     def _reset(self):
         if getattr(self, "tasks", None):
             self.close()
-        self.kernel = self.scenario.build(self.fixes)
+        self.kernel = self.scenario.fresh(self.fixes)
         self.world = self.kernel.world
         self.tasks = {}
         for name, title, gen in self.scenario.tasks(self.kernel):
@@ -197,6 +197,7 @@ class Scheduler:
         finally:
             w.current = None
         t.steps += 1
+        t.key = None
         self._last = t
         self.schedule = Schedule._trusted(self.schedule + (name,))
         ev = TraceEvent(len(self.schedule), name, label, detail, preemption)
