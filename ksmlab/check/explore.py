@@ -27,6 +27,9 @@ def violation_of(scenario, sched):
     bad = first_violation(w, quiescent=False)
     if bad is not None:
         return f"invariant {bad[0]}: {bad[1]}"
+    msg = scenario.check_step(sched)
+    if msg is not None:
+        return msg
     if all(t.done for t in sched.tasks.values()):
         msg = scenario.final(w) or scenario.lost_data(w)
         if msg is not None:

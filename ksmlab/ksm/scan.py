@@ -139,11 +139,13 @@ class _RunMerge:
         return "run=1"
 
 
-def ksm_scan_thread(w, passes=1):
+def ksm_scan_thread(w, passes=1, batches=None):
     """ksm_scan_thread(): sleep until run=1, then batches of pages_to_scan until
-    ``passes`` full passes are done (or nothing is registered). Returns pages scanned."""
+    ``passes`` full passes are done (or nothing is registered), or after ``batches``
+    batches if that comes first. Returns pages scanned."""
     ksm = w.ksm
     total = 0
+    done = 0
     for _ in range(passes):
         seqnr = ksm.ksm_scan.seqnr
         while True:
@@ -153,6 +155,9 @@ def ksm_scan_thread(w, passes=1):
             if not ksm.mm_list:
                 return total
             total += yield from ksmd_batch(w, ksm.pages_to_scan)
-            if ksm.ksm_scan.seqnr != seqnr:
+            done += 1
+            if ksm.ksm_scan.seqnr != seqnr or done == batches:
                 break
+        if done == batches:
+            break
     return total
