@@ -1,7 +1,7 @@
 """KSM's hooks into swap-in and migration."""
 
 from ..mm.mm_types import anon_vma_prepare
-from ..mm.page import AnonMapping, PageKsm, page_stable_node
+from ..mm.page import AnonMapping, KsmMapping, PageKsm, page_stable_node
 from ..sched.points import Point
 from .state import KSM_RUN_UNMERGE
 
@@ -41,4 +41,4 @@ def ksm_migrate_page(w, new, old):
     node = page_stable_node(new)
     if node is not None:
         node.kpfn = new.pfn
-        old.mapping = new.mapping.__class__(None)
+        old.mapping = KsmMapping(None)
