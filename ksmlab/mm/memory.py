@@ -3,7 +3,7 @@
 All fault paths run with the mm's ``mmap_sem`` held for read by their caller.
 """
 
-from ..sched.locks import lock_page, unlock_page
+from ..sched.locks import PageLock, lock_page, unlock_page
 from ..sched.points import Blocked, Point
 from .mm_types import anon_vma_prepare
 from .page import AnonMapping, PageKsm, get_page, put_page
@@ -52,23 +52,10 @@ def migration_entry_wait(w, mm, addr, pte):
     while page.lock_owner is not None:
         yield Blocked(
             "migration_entry_wait:wait_on_page_locked",
-            _Unlocked(page),
+            PageLock(page),
             f"page {page.pfn:#x} is under migration by {page.lock_owner}",
         )
     put_page(w.mem, page)
-
-
-class _Unlocked:
-    __slots__ = ("page",)
-
-    def __init__(self, page):
-        self.page = page
-
-    def available(self) -> bool:
-        return self.page.lock_owner is None
-
-    def __repr__(self) -> str:
-        return f"migration of pfn {self.page.pfn:#x}"
 
 
 def handle_mm_fault(w, vma, addr, write):
