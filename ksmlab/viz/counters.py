@@ -1,0 +1,64 @@
+"""Counters over ksmd passes: record them from a Kernel, and draw one history or two
+side by side (model dashed over kernel solid, as the live lab compares them)."""
+
+from matplotlib.ticker import MaxNLocator
+
+__all__ = ["record_passes", "draw_counters", "DEFAULT_COUNTERS"]
+
+DEFAULT_COUNTERS = ("pages_shared", "pages_sharing", "pages_unshared", "pages_volatile")
+
+
+def record_passes(kernel, passes, history=None) -> list:
+    """Run ``passes`` full ksmd passes on ``kernel`` (run must be 1) and return the
+    sysfs snapshots: before the first pass, then after each. Appends to ``history``
+    when given. This drives the kernel; the drawers never do."""
+    history = [] if history is None else history
+    if not history:
+        history.append(kernel.sysfs.snapshot())
+    for _ in range(passes):
+        kernel.ksmd.full_scan()
+        history.append(kernel.sysfs.snapshot())
+    return history
+
+
+def draw_counters(
+    ax, history, compare=None, counters=DEFAULT_COUNTERS, labels=("model", "kernel"), title=None
+):
+    """One line per counter over ``history`` (a list of {name: value}); with
+    ``compare`` (the other side's list), that side solid and ``history`` dashed.
+    Returns the line artists."""
+    artists = []
+    xs = list(range(len(history)))
+    for i, name in enumerate(counters):
+        color = f"C{i}"
+        short = name.replace("pages_", "")
+        if compare is not None:
+            cx = list(range(len(compare)))
+            artists += ax.plot(
+                cx,
+                [c.get(name) for c in compare],
+                color=color,
+                lw=2.5,
+                alpha=0.5,
+                label=f"{short} ({labels[1]})",
+            )
+            artists += ax.plot(
+                xs,
+                [h.get(name) for h in history],
+                color=color,
+                ls="--",
+                marker=".",
+                label=f"{short} ({labels[0]})",
+            )
+        else:
+            artists += ax.plot(
+                xs, [h.get(name) for h in history], color=color, marker="o", ms=3, label=short
+            )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("ksmd passes" if compare is None else "step", fontsize=8)
+    ax.set_ylabel("pages", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, ncol=2 if compare is not None else 1)
+    ax.set_title(title or "KSM counters", fontsize=9)
+    return artists
