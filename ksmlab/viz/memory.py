@@ -183,10 +183,11 @@ def draw_memory(ax, w, title=None):
     pos = memory_layout(g)
     artists = _node_bands(ax, g, pos)
     artists += draw_graph(ax, g, pos, fontsize=6)
+    top = max((p[1] for p in pos.values()), default=0.0) + 0.55
     for c, name in enumerate(COLUMNS):
         if any(g.nodes[n]["col"] == c for n in g):
-            artists.append(ax.text(c * 1.6, 0.1, name, ha="center", fontsize=7, weight="bold"))
-    finish_axes(ax, pos, title or "memory map (orange: KSM pages)")
+            artists.append(ax.text(c * 1.6, top, name, ha="center", fontsize=7, weight="bold"))
+    finish_axes(ax, pos, title or "memory map (orange: KSM pages)", margin=0.8)
     return artists
 
 
