@@ -108,6 +108,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m ksmlab.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help=f"{QUICK_PAGES} pages instead of {PAGES}")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--no-widgets", action="store_true", help="skip the stepper click timing")
     ap.add_argument("--one", choices=WORKLOADS, help=argparse.SUPPRESS)
     ap.add_argument("--pages", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -143,7 +144,55 @@ def main(argv=None):
     if busy:
         print("note: the machine was busy (wall-clock rate under 0.8x the CPU-time rate);")
         print("      pages per CPU-second: " + ", ".join(cpu_rates))
+    if not args.no_widgets and not args.pages:  # --pages: the tests' tiny worlds
+        print_widget_clicks()
     return 1 if missed and args.check else 0
+
+
+CLICK_TARGET_MS = 200
+
+
+def widget_clicks():
+    """Wall-clock ms of each stepper click (one step, then the pictures redrawn) while
+    clicking each bug's textbook schedule with its fix off: {scenario: [ms, ...]}.
+    Optional: returns {} when the lab extras (ipywidgets, matplotlib) are missing."""
+    try:
+        from .widgets.stepper import Stepper
+    except ImportError:
+        return {}
+    from . import Fixes, explore, scenarios
+    from .sched.schedule import Schedule
+
+    out = {}
+    for name in scenarios.names():
+        scn = scenarios.get(name)
+        if scn.fix is None:
+            continue  # the bug scenarios only
+        fixes = Fixes.all().without(scn.fix)
+        schedule = explore(name, fixes=fixes).counterexample.schedule
+        stepper = Stepper(name, fixes)  # the first drawing (font cache) happens here
+        times = []
+        for task in Schedule.parse(schedule):
+            t0 = time.perf_counter()
+            stepper.buttons[task].click()
+            times.append((time.perf_counter() - t0) * 1000)
+        stepper.session.close()
+        out[name] = times
+    return out
+
+
+def print_widget_clicks():
+    clicks = widget_clicks()
+    if not clicks:
+        print("stepper clicks: skipped (ipywidgets or matplotlib not installed)")
+        return
+    print(f"stepper click (step + redraw), ms; target < {CLICK_TARGET_MS} ms per click")
+    header = ("scenario", "clicks", "median", "max", "over")
+    print("{:<28} {:>6} {:>7} {:>7} {:>5}".format(*header))
+    for name, ms in clicks.items():
+        med = sorted(ms)[len(ms) // 2]
+        over = sum(t >= CLICK_TARGET_MS for t in ms)
+        print(f"{name:<28} {len(ms):>6} {med:>7.0f} {max(ms):>7.0f} {over:>5}")
 
 
 if __name__ == "__main__":
