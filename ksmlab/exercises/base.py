@@ -1,0 +1,603 @@
+"""Exercises in the predict -> reveal style: ``check(answer)`` gives specific feedback,
+``hint()`` gives one more hint each time, ``solution()`` stays hidden until asked.
+
+Every expected answer is computed by running the model (a ``Kernel`` or a scenario
+replay), never typed in, and the same model runs give the typical wrong answers, so the
+feedback can say *why* an answer is wrong.
+
+>>> from ksmlab.exercises.base import ChoiceExercise, Option
+>>> ex = ChoiceExercise("00.demo", "00_index", "Demo", "Which is a KSM counter?",
+...     [Option("a", "pages_shared"), Option("b", "page_faults", "that is not a KSM counter")],
+...     correct="a", hints=["look in /sys/kernel/mm/ksm"], explanation="It is.")
+>>> print(ex.check("b"))
+✗ Not yet. that is not a KSM counter
+>>> ex.check("A").correct
+True
+>>> ex.revealed
+False
+"""
+
+import random
+import re
+
+from ..check.explore import replay as _replay
+from ..check.explore import violation_of
+from ..fixes import Fixes
+from ..sched.schedule import Schedule
+from ..sched.scheduler import ScheduleError, Scheduler
+
+__all__ = [
+    "Text",
+    "Feedback",
+    "BadAnswer",
+    "Exercise",
+    "NumericExercise",
+    "Option",
+    "ChoiceExercise",
+    "YesNoExercise",
+    "ScheduleExercise",
+]
+
+
+class Text(str):
+    """A str that a notebook shows as Markdown."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+class Feedback:
+    """The verdict on one answer: ``correct``, a ``message`` saying why, and ``mistake``,
+    a short key naming the recognised mistake (None when right or not recognised).
+    ``valid`` is False when the answer could not be read at all."""
+
+    def __init__(self, correct, message, mistake=None, valid=True, exercise_id=None):
+        self.correct = bool(correct)
+        self.message = str(message)
+        self.mistake = mistake
+        self.valid = valid
+        self.exercise_id = exercise_id
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    @property
+    def headline(self) -> str:
+        if not self.valid:
+            return "⚠ Cannot check this answer."
+        return "✓ Right." if self.correct else "✗ Not yet."
+
+    def __str__(self) -> str:
+        return f"{self.headline} {self.message}"
+
+    def __repr__(self) -> str:
+        return f"<Feedback correct={self.correct} mistake={self.mistake!r}: {self.message[:60]!r}>"
+
+    def _repr_markdown_(self) -> str:
+        body = self.message.replace("\n", "  \n")
+        return f"**{self.headline}** {body}"
+
+
+class BadAnswer(Exception):
+    """Raised by an exercise's parser: the answer has the wrong type or format."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class Exercise:
+    """One exercise of a notebook. Subclasses define ``_parse`` (type and format checks,
+    raising BadAnswer), ``_judge`` (the verdict) and ``_solution_text``."""
+
+    kind = "exercise"
+    answer_format = ""
+
+    def __init__(self, id, notebook, title, prompt, hints=(), explanation=""):
+        self.id = id
+        self.notebook = notebook
+        self.title = title
+        self.prompt = prompt
+        self.hints = tuple(hints)
+        self.explanation = explanation
+        self.hints_given = 0
+        self.revealed = False
+        self._cache = {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}>"
+
+    def __str__(self) -> str:
+        fmt = f"\nAnswer with {self.answer_format}." if self.answer_format else ""
+        return f"Exercise {self.id}: {self.title}\n{self.prompt}{fmt}"
+
+    def _repr_markdown_(self) -> str:
+        fmt = f"\n\n*Answer with {self.answer_format}.*" if self.answer_format else ""
+        return f"**Exercise {self.id}: {self.title}**\n\n{self.prompt}{fmt}"
+
+    # -- the learner's side -------------------------------------------------------------
+    def check(self, answer) -> Feedback:
+        """The verdict on ``answer``; a badly formed answer gives a message, not an error."""
+        try:
+            value = self._parse(answer)
+        except BadAnswer as bad:
+            return Feedback(False, str(bad), mistake="bad-input", valid=False,
+                            exercise_id=self.id)
+        fb = self._judge(value)
+        fb.exercise_id = self.id
+        return fb
+
+    def hint(self) -> Text:
+        """The next hint; once they are used up, says so."""
+        if self.hints_given >= len(self.hints):
+            n = len(self.hints)
+            return Text(f"No more hints: that was the last of {n}. "
+                        "Call `.solution()` to reveal the answer.")
+        self.hints_given += 1
+        n, text = self.hints_given, self.hints[self.hints_given - 1]
+        return Text(f"Hint {n}/{len(self.hints)}: {text}")
+
+    def solution(self) -> Text:
+        """Reveal the answer and why (sets ``revealed``)."""
+        self.revealed = True
+        return Text(self._solution_text())
+
+    def reset(self) -> None:
+        """Hide the solution again and start the hints from the first."""
+        self.hints_given = 0
+        self.revealed = False
+
+    # -- the exercise's side -------------------------------------------------------------
+    def _memo(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def _expected(self):
+        """The right answer, computed by running the model (cached)."""
+        raise NotImplementedError
+
+    def _parse(self, answer):
+        raise NotImplementedError
+
+    def _judge(self, value) -> Feedback:
+        raise NotImplementedError
+
+    def _solution_text(self) -> str:
+        raise NotImplementedError
+
+
+# -- numeric predictions --------------------------------------------------------------------
+class NumericExercise(Exercise):
+    """Predict one or more counts (``fields``). ``compute()`` runs the model and returns
+    the counts (an int, or a tuple in the order of ``fields``); ``mistakes(expected)``
+    (given the int itself when there is one field)
+    returns ``(value, key, message)`` for the typical wrong answers, computed from the
+    model as well."""
+
+    kind = "numeric"
+
+    def __init__(self, id, notebook, title, prompt, fields, compute, mistakes=None,
+                 hints=(), explanation=""):
+        super().__init__(id, notebook, title, prompt, hints, explanation)
+        self.fields = tuple(fields)
+        self._compute = compute
+        self._mistakes = mistakes
+        if len(self.fields) == 1:
+            self.answer_format = f"one whole number ({self.fields[0]})"
+        else:
+            names = ", ".join(self.fields)
+            self.answer_format = (f"a tuple of {len(self.fields)} whole numbers ({names}), "
+                                  "or a dict with those keys")
+
+    def _expected(self):
+        def run():
+            value = self._compute()
+            return value if isinstance(value, tuple) else (value,)
+
+        return self._memo("expected", run)
+
+    def _mistake_list(self):
+        def run():
+            exp = self._expected()
+            arg = exp[0] if len(exp) == 1 else exp
+            out = []
+            for value, key, message in (self._mistakes(arg) if self._mistakes else ()):
+                value = value if isinstance(value, tuple) else (value,)
+                if value != exp and all(v != value for v, _, _ in out):
+                    out.append((value, key, message))
+            return out
+
+        return self._memo("mistakes", run)
+
+    @staticmethod
+    def _one(value, name):
+        if isinstance(value, bool):
+            raise BadAnswer(f"{name}: give a whole number, not {value!r}.")
+        if _is_int(value):
+            n = value
+        elif isinstance(value, float):
+            if not value.is_integer():
+                raise BadAnswer(f"{name}: {value!r} is not a whole number; counters count pages.")
+            n = int(value)
+        elif isinstance(value, str):
+            text = value.strip()
+            if not re.fullmatch(r"[+-]?[0-9]+", text):
+                raise BadAnswer(f"{name}: {value!r} is not a whole number.")
+            n = int(text)
+        else:
+            raise BadAnswer(f"{name}: give a whole number, not a {type(value).__name__}.")
+        if n < 0:
+            raise BadAnswer(f"{name}: {n} is negative, and these counts never are.")
+        return n
+
+    def _parse(self, answer):
+        fields = self.fields
+        if len(fields) == 1:
+            if isinstance(answer, (tuple, list)) and len(answer) == 1:
+                answer = answer[0]
+            if isinstance(answer, dict) and set(answer) == set(fields):
+                answer = answer[fields[0]]
+            return (self._one(answer, fields[0]),)
+        if isinstance(answer, dict):
+            missing = [f for f in fields if f not in answer]
+            extra = [k for k in answer if k not in fields]
+            if missing or extra:
+                parts = []
+                if missing:
+                    parts.append("missing " + ", ".join(map(str, missing)))
+                if extra:
+                    parts.append("unexpected " + ", ".join(map(repr, extra)))
+                raise BadAnswer(f"The dict needs exactly the keys {', '.join(fields)} "
+                                f"({'; '.join(parts)}).")
+            answer = tuple(answer[f] for f in fields)
+        if isinstance(answer, str) or not isinstance(answer, (tuple, list)):
+            raise BadAnswer(f"Give {len(fields)} numbers as a tuple ({', '.join(fields)}), "
+                            f"e.g. {tuple(range(1, len(fields) + 1))}, "
+                            f"not a {type(answer).__name__}.")
+        if len(answer) != len(fields):
+            raise BadAnswer(f"Give exactly {len(fields)} numbers ({', '.join(fields)}), "
+                            f"not {len(answer)}.")
+        return tuple(self._one(v, f) for v, f in zip(answer, fields, strict=True))
+
+    def _show(self, value) -> str:
+        if len(self.fields) == 1:
+            return f"{self.fields[0]} = {value[0]}"
+        return ", ".join(f"{f} = {v}" for f, v in zip(self.fields, value, strict=True))
+
+    def _judge(self, value) -> Feedback:
+        exp = self._expected()
+        if value == exp:
+            return Feedback(True, f"{self._show(exp)}. {self.explanation}")
+        for wrong, key, message in self._mistake_list():
+            if value == wrong:
+                return Feedback(False, message, mistake=key)
+        parts = []
+        for f, got, want in zip(self.fields, value, exp, strict=True):
+            if got == want:
+                parts.append(f"{f} is right")
+            else:
+                parts.append(f"{f} is too {'high' if got > want else 'low'}")
+        return Feedback(False, "; ".join(parts) + ". Try `.hint()` if you are stuck.",
+                        mistake="unrecognised")
+
+    def _solution_text(self) -> str:
+        exp = self._expected()
+        return f"**Answer:** {self._show(exp)}.\n\n{self.explanation}"
+
+
+# -- multiple choice ----------------------------------------------------------------------
+class Option:
+    """One choice: its ``key`` (a letter), the ``text`` shown, and ``why`` it is wrong (or,
+    for the right one, the explanation)."""
+
+    def __init__(self, key, text, why=""):
+        self.key = key
+        self.text = text
+        self.why = why
+
+
+def _shuffled(seed, options):
+    """The options in a fixed order that depends only on ``seed``, relabelled a, b, c...;
+    returns (options, {old key: new key})."""
+    order = list(options)
+    random.Random(seed).shuffle(order)
+    relabel = {}
+    out = []
+    for letter, o in zip("abcdefghij", order, strict=False):
+        relabel[o.key] = letter
+        out.append(Option(letter, o.text, o.why))
+    return out, relabel
+
+
+def _norm_key(text: str) -> str:
+    return text.strip().strip("()[].:").strip().lower()
+
+
+class ChoiceExercise(Exercise):
+    """Pick one option. ``correct`` is the key, or a callable computing it from the model.
+    The options are shown in an order fixed by the exercise id and relabelled a, b, c..."""
+
+    kind = "choice"
+
+    def __init__(self, id, notebook, title, prompt, options, correct, hints=(),
+                 explanation=""):
+        self.options, self._relabel = _shuffled(id, options)
+        self._correct = correct
+        prompt = prompt + "\n\n" + "\n".join(f"- **{o.key}**) {o.text}" for o in self.options)
+        super().__init__(id, notebook, title, prompt, hints, explanation)
+        keys = ", ".join(repr(o.key) for o in self.options)
+        self.answer_format = f"one of the letters {keys}"
+
+    def _expected(self):
+        c = self._correct
+        return self._memo("expected", lambda: self._relabel[c() if callable(c) else c])
+
+    def _option(self, key):
+        for o in self.options:
+            if o.key == key:
+                return o
+        raise KeyError(key)
+
+    def _parse(self, answer):
+        keys = [o.key for o in self.options]
+        if not isinstance(answer, str):
+            raise BadAnswer(f"Answer with a letter as a str, one of {', '.join(keys)} "
+                            f"(got a {type(answer).__name__}).")
+        k = _norm_key(answer)
+        for o in self.options:
+            if k == o.key.lower() or k == _norm_key(o.text):
+                return o.key
+        raise BadAnswer(f"{answer!r} is not one of the options; answer with one of "
+                        f"{', '.join(keys)}.")
+
+    def _judge(self, value) -> Feedback:
+        exp = self._expected()
+        if value == exp:
+            return Feedback(True, self.explanation)
+        return Feedback(False, self._option(value).why, mistake=f"option-{value}")
+
+    def _solution_text(self) -> str:
+        o = self._option(self._expected())
+        return f"**Answer:** {o.key}) {o.text}\n\n{self.explanation}"
+
+
+# -- yes / no with a reason -----------------------------------------------------------------
+_YES = {"yes", "y", "true"}
+_NO = {"no", "n", "false"}
+
+
+class YesNoExercise(Exercise):
+    """Answer yes or no, and pick the reason: ``("no", "b")``. ``compute()`` runs the model
+    and returns the right yes/no as a bool; ``wrong_verdict`` explains the opposite answer;
+    each wrong reason's ``why`` says what is wrong with it."""
+
+    kind = "yes/no"
+
+    def __init__(self, id, notebook, title, prompt, reasons, reason, compute, wrong_verdict,
+                 hints=(), explanation=""):
+        self.reasons, relabel = _shuffled(id, reasons)
+        self._reason = relabel[reason]
+        self._compute = compute
+        self.wrong_verdict = wrong_verdict
+        prompt = (prompt + "\n\nReasons:\n"
+                  + "\n".join(f"- **{o.key}**) {o.text}" for o in self.reasons))
+        super().__init__(id, notebook, title, prompt, hints, explanation)
+        keys = "/".join(o.key for o in self.reasons)
+        self.answer_format = f'a pair ("yes" or "no", one of the reason letters {keys})'
+
+    def _expected(self):
+        return self._memo("expected", lambda: (bool(self._compute()), self._reason))
+
+    @staticmethod
+    def _verdict(v):
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.strip().lower() in _YES | _NO:
+            return v.strip().lower() in _YES
+        raise BadAnswer(f'{v!r} is not a yes/no answer: use "yes" or "no" (or True/False).')
+
+    def _parse(self, answer):
+        keys = [o.key for o in self.reasons]
+        if isinstance(answer, str):
+            parts = answer.replace(",", " ").split()
+            if len(parts) == 1:
+                answer = (parts[0],)
+            elif len(parts) == 2:
+                answer = tuple(parts)
+            else:
+                raise BadAnswer(f'Write the answer as ("yes" or "no", reason letter), e.g. '
+                                f'("no", "{keys[0]}"); could not read {answer!r}.')
+        if isinstance(answer, bool):
+            answer = (answer,)
+        if not isinstance(answer, (tuple, list)):
+            raise BadAnswer(f'Answer with a pair ("yes" or "no", reason letter), not a '
+                            f"{type(answer).__name__}.")
+        if len(answer) == 1:
+            self._verdict(answer[0])
+            raise BadAnswer(f"Also pick the reason: one of {', '.join(keys)}, e.g. "
+                            f'("{"yes" if self._verdict(answer[0]) else "no"}", "{keys[0]}").')
+        if len(answer) != 2:
+            raise BadAnswer(f'Answer with exactly two things: ("yes" or "no", reason letter), '
+                            f"not {len(answer)}.")
+        verdict = self._verdict(answer[0])
+        reason = answer[1]
+        if not isinstance(reason, str) or _norm_key(reason) not in [k.lower() for k in keys]:
+            raise BadAnswer(f"{reason!r} is not a reason letter; pick one of {', '.join(keys)}.")
+        key = next(k for k in keys if k.lower() == _norm_key(reason))
+        return verdict, key
+
+    def _judge(self, value) -> Feedback:
+        exp_verdict, exp_reason = self._expected()
+        verdict, reason = value
+        if verdict != exp_verdict:
+            return Feedback(False, self.wrong_verdict, mistake="wrong-verdict")
+        if reason != exp_reason:
+            why = next(o.why for o in self.reasons if o.key == reason)
+            return Feedback(False, f"{'Yes' if verdict else 'No'} is right, but not for that "
+                            f"reason: {why}", mistake=f"reason-{reason}")
+        return Feedback(True, f"{'Yes' if verdict else 'No'}. {self.explanation}")
+
+    def _solution_text(self) -> str:
+        verdict, reason = self._expected()
+        o = next(o for o in self.reasons if o.key == reason)
+        return (f"**Answer:** {'yes' if verdict else 'no'}, because {reason}) {o.text}\n\n"
+                f"{self.explanation}")
+
+
+# -- be the scheduler -------------------------------------------------------------------------
+def fixes_code(fixes: Fixes) -> str:
+    """``fixes`` as the code that builds it: ``Fixes.all().without('cursor_insertion')``."""
+    off = [n for n in Fixes.names() if not getattr(fixes, n)]
+    if not off:
+        return "Fixes.all()"
+    if len(off) == len(Fixes.names()):
+        return "Fixes.none()"
+    return "Fixes.all().without(" + ", ".join(repr(n) for n in off) + ")"
+
+
+class ScheduleExercise(Exercise):
+    """Find a schedule of the scenario's tasks that breaks its property under ``fixes``.
+
+    Any schedule that ends in a violation is accepted. ``diagnose(sched)`` explains a
+    schedule that ran clean; it gets a ``Scheduler`` after the learner's steps, whose
+    ``facts`` dict was filled by ``probe(sched, facts)`` after every step."""
+
+    kind = "schedule"
+
+    def __init__(self, id, notebook, title, prompt, scenario, fixes, probe, diagnose,
+                 hints=(), explanation=""):
+        from .. import scenarios
+
+        self.scenario = scenarios.get(scenario)
+        self.fixes = fixes
+        self._probe = probe
+        self._diagnose = diagnose
+        super().__init__(id, notebook, title, prompt, hints, explanation)
+        self.answer_format = ("a schedule string such as 'U*3 F*2 U*10' (task letters, "
+                              "NAME*N for N steps in a row), a list of task letters, or a "
+                              "Scheduler whose steps you took")
+
+    def task_table(self) -> Text:
+        """The racing tasks, by letter."""
+        k = self.scenario.build(self.fixes)
+        tasks = self.scenario.tasks(k)
+        for _, _, gen in tasks:
+            gen.close()
+        return Text("\n".join(f"- **{n}**: {title}" for n, title, _ in tasks))
+
+    def _expected(self):
+        """The explorer's shortest counterexample (a ``Counterexample``)."""
+        from ..check.explore import explore
+
+        def run():
+            res = explore(self.scenario, fixes=self.fixes)
+            if res.counterexample is None:
+                raise RuntimeError(f"{self.scenario.name}: no counterexample under {self.fixes}")
+            return res.counterexample
+
+        return self._memo("expected", run)
+
+    def replay_call(self, schedule) -> str:
+        return (f"ksmlab.replay({self.scenario.name!r}, {str(schedule)!r}, "
+                f"fixes={fixes_code(self.fixes)})")
+
+    def _parse(self, answer):
+        if isinstance(answer, Schedule):
+            steps = answer
+        elif isinstance(answer, str):
+            try:
+                steps = Schedule.parse(answer)
+            except ValueError as err:
+                raise BadAnswer(f"Cannot read the schedule: {err}.") from None
+        elif isinstance(answer, (list, tuple)):
+            try:
+                steps = Schedule(answer)
+            except ValueError as err:
+                raise BadAnswer(f"Cannot read the schedule: {err} (each step is one task "
+                                "letter as a str).") from None
+        elif isinstance(getattr(answer, "schedule", None), (Schedule, str, list, tuple)):
+            return self._parse(answer.schedule)
+        else:
+            raise BadAnswer("Give the schedule as a str like 'U*3 F*2 U*10', a list of task "
+                            f"letters, or a Scheduler, not a {type(answer).__name__}.")
+        if not steps:
+            raise BadAnswer("The schedule is empty: name at least one task step.")
+        return Schedule._trusted(tuple(steps))
+
+    def _unrunnable(self, steps):
+        """Why ``steps`` cannot be taken (the ScheduleError and what could run), or None."""
+        s = Scheduler(self.scenario, self.fixes)
+        try:
+            for name in steps:
+                if s.oops is not None:
+                    return None  # replay stops at the oops: the rest is never taken
+                s.step(name)
+            return None
+        except ScheduleError as err:
+            runnable = s.runnable()
+            extra = (f" At that point the tasks that could run were: {', '.join(runnable)}."
+                     if runnable else " At that point no task could run.")
+            return f"This schedule cannot run: {err}.{extra}"
+        finally:
+            s.close()
+
+    def _judge(self, value) -> Feedback:
+        why = self._unrunnable(value)
+        if why is not None:
+            return Feedback(False, why, mistake="not-runnable")
+        rep = _replay(self.scenario.name, value, fixes=self.fixes)
+        if rep.violation is not None:
+            used = len(rep.trace)
+            tail = ""
+            if used < len(value):
+                tail = (f" The violation came at step {used}; the {len(value) - used} steps "
+                        "after it were not needed.")
+            best = self._expected()
+            msg = (f"Your schedule breaks the property: {rep.violation}. "
+                   f"It has {rep.preemptions} preemption(s); the explorer's shortest needs "
+                   f"{best.preemptions}.{tail}{self._with_fixes(value)}")
+            rep.scheduler.close()
+            return Feedback(True, msg)
+        rep.scheduler.close()
+        return Feedback(False, self._why_clean(value), mistake="clean")
+
+    def _with_fixes(self, steps) -> str:
+        s = Scheduler(self.scenario, Fixes.all())
+        try:
+            for name in steps:
+                s.step(name)
+                if violation_of(self.scenario, s) is not None:
+                    return ""
+        except ScheduleError as err:
+            return (f" With every fix on, the same steps cannot even be taken ({err}): the "
+                    "fix changes what can happen.")
+        finally:
+            s.close()
+        return " With every fix on, the same schedule runs clean."
+
+    def _why_clean(self, steps) -> str:
+        s = Scheduler(self.scenario, self.fixes)
+        s.facts = {}
+        try:
+            for name in steps:
+                s.step(name)
+                self._probe(s, s.facts)
+            why = self._diagnose(s)
+            unfinished = [n for n, t in sorted(s.tasks.items()) if not t.done]
+            msg = f"This schedule runs clean: nothing is broken. {why}"
+            if unfinished and s.oops is None:
+                msg += (f" Also, your schedule stops with {', '.join(unfinished)} not finished; "
+                        "the property is judged once every task has ended, so play the "
+                        "remaining steps too.")
+            return msg
+        finally:
+            s.close()
+
+    def _solution_text(self) -> str:
+        ce = self._expected()
+        return (f"**A breaking schedule** (the explorer's shortest, {ce.preemptions} "
+                f"preemption(s)): `{ce.schedule}`\n\n"
+                f"It breaks the property with: {ce.violation}\n\n{self.explanation}\n\n"
+                f"Replay it:\n\n```python\n{self.replay_call(ce.schedule)}\n```\n\n"
+                f"```\n{ce.trace}\n```")
