@@ -204,12 +204,6 @@ def test_bad_input_gets_one_error_line_and_status_2(capsys, argv, error):
     assert run(capsys, *argv) == (2, [], [error])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the replay command leaves the unfinished kernel paths to the garbage collector, "
-    "which closes them with no current task: rmap_walk's finally calls RwSem.up_read(None) "
-    "and a ValueError traceback follows the error line",
-)
 def test_a_blocked_step_gets_one_error_line_too():
     proc = subprocess.run(
         [sys.executable, "-m", "ksmlab", "replay", "migration_during_break_ksm", "M*3 U*3"],

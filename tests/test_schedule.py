@@ -463,11 +463,6 @@ def test_replay_refuses_a_blocked_step():
     gc.collect()  # the replay's abandoned tasks go now (see the next test)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay() leaves unfinished kernel paths to the garbage collector, which closes "
-    "them with no current task: rmap_walk's finally calls RwSem.up_read(None) -> ValueError",
-)
 def test_an_abandoned_replay_is_cleaned_up_quietly():
     seen = []
     hook, sys.unraisablehook = sys.unraisablehook, seen.append

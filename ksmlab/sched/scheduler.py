@@ -4,6 +4,8 @@ Exploration is stateless: ``undo()`` and every backtrack rebuild the world from 
 scenario and re-execute the prefix, which the model's determinism makes exact.
 """
 
+import weakref
+
 from ..errors import KernelError, KernelOops
 from .points import Blocked
 from .schedule import Schedule
@@ -92,6 +94,18 @@ class Trace(list):
         return "\n".join(ev.text() for ev in self)
 
 
+def _abandon(w, tasks) -> None:
+    for t in tasks:
+        if not t.done:
+            w.current = t
+            try:
+                t.gen.close()
+            except Exception:  # noqa: BLE001 - an abandoned path may trip on its own state
+                pass
+            t.done = True
+    w.current = None
+
+
 class Scheduler:
     """Run a scenario's tasks one step at a time.
 
@@ -110,17 +124,9 @@ class Scheduler:
         self._reset()
 
     def close(self) -> None:
-        """Abandon the tasks still running (their cleanup runs against this world)."""
-        w = self.world
-        for t in self.tasks.values():
-            if not t.done:
-                w.current = t
-                try:
-                    t.gen.close()
-                except Exception:  # noqa: BLE001 - an abandoned path may trip on its own state
-                    pass
-                t.done = True
-        w.current = None
+        """Abandon the tasks still running (their cleanup runs against this world, each as
+        the current task). Also done when the scheduler is dropped or reset."""
+        self._finalizer()
 
     def _reset(self):
         if getattr(self, "tasks", None):
@@ -130,6 +136,9 @@ class Scheduler:
         self.tasks = {}
         for name, title, gen in self.scenario.tasks(self.kernel):
             self.tasks[name] = TaskState(name, title, gen)
+        # when the scheduler goes, close its paths properly rather than leaving them to the
+        # garbage collector, which would run their cleanup with no current task
+        self._finalizer = weakref.finalize(self, _abandon, self.world, list(self.tasks.values()))
         self.schedule = Schedule()
         self.trace = Trace()
         self.oops = None
