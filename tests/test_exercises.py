@@ -42,7 +42,7 @@ def test_every_notebook_has_at_least_three_exercises():
 
 
 def test_fix_notebooks_have_a_scheduler_exercise():
-    for nb in exercises.NOTEBOOKS[3:]:
+    for nb in exercises.NOTEBOOKS[3:8]:        # 04-08; 09 compares with the kernel
         assert any(ex.kind == "schedule" for ex in exercises.for_notebook(nb)), nb
 
 
@@ -351,3 +351,35 @@ def test_scheduler_solution_prints_the_replay_call():
 def test_task_table():
     table = exercises.get("04.be-the-scheduler").task_table()
     assert "**F**" in table and "**U**" in table
+
+
+# -- notebook 09: the live kernel ---------------------------------------------------------------
+def test_live_exercises_answers_come_from_the_comparison():
+    from ksmlab.live import compare
+
+    cmp = compare("merge-into-existing")
+    diff = next(d for d in cmp.differences if d.field == "pages_sharing")
+    ex = exercises.get("09.merge-into-existing")
+    assert ex.check((diff.model, diff.kernel)).correct
+    assert (diff.model, diff.kernel) == (2, 1)
+    wrong = ex.check((diff.model, diff.model))
+    assert not wrong.correct and wrong.mistake == "no-difference"
+    assert "6.11" in wrong.message
+
+
+def test_live_duplicates_exercise_and_its_mistakes():
+    ex = exercises.get("09.duplicates-pass2")
+    assert ex.check((3, 5)).correct
+    fb = ex.check((3, 8))
+    assert not fb.correct and fb.mistake == "counted-ksm-page"
+    assert ex.check((0, 0)).mistake == "first-pass"
+    assert not ex.check("three").valid
+
+
+def test_live_why_differ_names_the_commit():
+    ex = exercises.get("09.why-differ")
+    right = ex._expected()
+    assert ex.check(right).correct
+    wrong = next(o for o in ex.options if o.key != right)
+    fb = ex.check(wrong.key)
+    assert not fb.correct and wrong.why in fb.message

@@ -13,6 +13,7 @@ NOTEBOOKS = (
     "06_fix_follow_page_migration_wait",
     "07_fix_stable_node_removal",
     "08_capstone",
+    "09_live_kernel",
 )
 
 _BY_ID = {}
@@ -20,9 +21,9 @@ _BY_ID = {}
 
 def _load() -> dict:
     if not _BY_ID:
-        from . import basics, races
+        from . import basics, live, races
 
-        for ex in basics.exercises() + races.exercises():
+        for ex in basics.exercises() + races.exercises() + live.exercises():
             if ex.id in _BY_ID:
                 raise RuntimeError(f"two exercises are called {ex.id}")
             _BY_ID[ex.id] = ex
