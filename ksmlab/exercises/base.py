@@ -522,7 +522,9 @@ class ScheduleExercise(Exercise):
             raise BadAnswer("Give the schedule as a str like 'U*3 F*2 U*10', a list of task "
                             f"letters, or a Scheduler, not a {type(answer).__name__}.")
         if not steps:
-            raise BadAnswer("The schedule is empty: name at least one task step.")
+            raise BadAnswer("The schedule is empty: no step has been taken yet. Click the "
+                            "task buttons (or name task steps, e.g. 'U*3 F*2 U*10') until "
+                            "the property breaks, then check again.")
         return Schedule._trusted(tuple(steps))
 
     def _unrunnable(self, steps):
