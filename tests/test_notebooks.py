@@ -1,0 +1,146 @@
+"""The notebook sequence: every notebook has its goals, navigation, checked exercises and
+summary; links resolve; the prose is spelled right; stored outputs are complete.
+
+(nbval, run by ``make test`` as ``pytest --nbval notebooks/``, compares the outputs.)
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ksmlab import exercises
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SEQUENCE = [
+    "00_index", "01_merging", "02_unmerging_and_cow", "03_numa_trees",
+    "04_fix_cursor_insertion", "05_fix_swapcache_copy_on_fault",
+    "06_fix_follow_page_migration_wait", "07_fix_stable_node_removal", "08_capstone",
+    "09_live_kernel",
+]
+WORDLIST = Path(__file__).with_name("wordlist.txt")
+LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+
+
+def load(name):
+    return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
+
+
+def markdown(nb):
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+
+
+def code(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def test_the_sequence_is_complete():
+    found = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+    assert found == SEQUENCE
+
+
+@pytest.mark.parametrize("name", SEQUENCE)
+def test_opening_has_title_navigation_and_goals(name):
+    first = markdown(load(name))[0]
+    number = name[:2]
+    assert first.startswith(f"# {number} · ")
+    assert "[Contents](00_index.ipynb)" in first
+    i = SEQUENCE.index(name)
+    if i > 0:
+        assert f"({SEQUENCE[i - 1]}.ipynb)" in first, "no link to the previous notebook"
+    if i + 1 < len(SEQUENCE):
+        assert f"({SEQUENCE[i + 1]}.ipynb)" in first, "no link to the next notebook"
+    goals = first.split("## Learning goals", 1)
+    assert len(goals) == 2, "no '## Learning goals' section"
+    bullets = [line for line in goals[1].splitlines() if line.startswith("- ")]
+    assert len(bullets) >= 3
+
+
+@pytest.mark.parametrize("name", SEQUENCE)
+def test_closing_has_summary_and_navigation(name):
+    md = markdown(load(name))
+    text = "\n".join(md)
+    assert "## Summary" in text
+    assert "[Contents](00_index.ipynb)" in md[-1], "the last cell repeats the navigation"
+
+
+@pytest.mark.parametrize("name", SEQUENCE[1:])
+def test_at_least_three_checked_exercises(name):
+    nb = load(name)
+    ids = []
+    for cell in code(nb):
+        ids += re.findall(r'exercises\.get\("([^"]+)"\)', "".join(cell["source"]))
+    checks = sum("".join(c["source"]).count(".check(") for c in code(nb))
+    assert len(set(ids)) >= 3, f"{name} has {len(set(ids))} exercises"
+    assert checks >= 3
+    known = {ex.id for ex in exercises.for_notebook(name)}
+    assert set(ids) <= known, f"unknown exercise ids {set(ids) - known}"
+
+
+@pytest.mark.parametrize("name", SEQUENCE)
+def test_never_reveals_a_solution_in_the_stored_notebook(name):
+    for cell in code(load(name)):
+        assert ".solution()" not in "".join(cell["source"])
+
+
+@pytest.mark.parametrize("name", SEQUENCE)
+def test_stored_outputs_are_complete_and_errorless(name):
+    for cell in code(load(name)):
+        src = "".join(cell["source"])
+        if "NBVAL_SKIP" in src:
+            continue
+        assert cell["execution_count"] is not None, f"unexecuted cell: {src[:60]!r}"
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", f"stored error in {src[:60]!r}"
+        if "NBVAL_IGNORE_OUTPUT" in src:
+            line = next(ln for ln in src.splitlines() if "NBVAL_IGNORE_OUTPUT" in ln)
+            assert re.search(r"NBVAL_IGNORE_OUTPUT\W+\w+", line), "say why output is ignored"
+
+
+@pytest.mark.parametrize("name", SEQUENCE)
+def test_no_model_logic_in_notebooks(name):
+    for cell in code(load(name)):
+        src = "".join(cell["source"])
+        assert not re.search(r"^\s*(def|class) ", src, re.M), f"definition in {name}: {src[:80]}"
+
+
+@pytest.mark.parametrize("name", SEQUENCE)
+def test_internal_links_resolve(name):
+    for text in markdown(load(name)):
+        for _, target in LINK.findall(text):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            path = target.split("#", 1)[0]
+            if path:
+                assert (NOTEBOOKS / path).resolve().exists(), f"{name}: broken link {target}"
+
+
+def _words(text):
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = LINK.sub(lambda m: m.group(1), text)
+    text = re.sub(r"https?://\S+", " ", text)
+    text = re.sub(r"<[^>]+>", " ", text)
+    for word in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’]*", text):
+        word = re.sub(r"['’]s$", "", word.strip("'’"))
+        if len(word) > 2 and not re.search(r"[0-9]", word) and not any(
+                ch.isupper() for ch in word[1:]):
+            yield word
+
+
+def test_spelling_of_notebook_prose():
+    from spellchecker import SpellChecker
+
+    checker = SpellChecker()
+    extra = {w.strip().lower() for w in WORDLIST.read_text().split() if w.strip()}
+    unknown = {}
+    for name in SEQUENCE:
+        for text in markdown(load(name)):
+            for word in _words(text):
+                low = word.lower()
+                if low in extra:
+                    continue
+                if checker.unknown([low]):
+                    unknown.setdefault(low, name)
+    assert not unknown, f"unknown words (fix, or add real terms to {WORDLIST.name}): {unknown}"
