@@ -8,11 +8,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ksmlab-installed
 # JupyterLab refuses to run as root without this flag.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
-NOTEBOOKS = $(wildcard notebooks/*.ipynb)
+NOTEBOOKS = $(wildcard notebooks/*.ipynb notebooks/app/*.ipynb)
+APP := notebooks/app/classroom.ipynb
+APP_PORT ?= 8866
 export FIND_KSMLAB := import importlib.util, sys; sys.exit(importlib.util.find_spec('ksmlab') is None)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lab test bench notebooks clean
+.PHONY: help venv lab app test bench notebooks clean
 
 help: ## List the targets
 	@echo "Targets:"
@@ -37,7 +39,10 @@ venv: $(STAMP) ## Create the virtualenv and install ksmlab with the lab and test
 lab: $(STAMP) ## Open the notebook suite in JupyterLab
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/00_index.ipynb
 
-test: $(STAMP) ## Lint, run the unit tests, then check the reference notebooks with nbval
+app: $(STAMP) ## Serve the classroom app (widgets only, no code) with Voila on 127.0.0.1 (port 8866)
+	$(BIN)/voila $(APP) --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT)
+
+test: $(STAMP) ## Lint, run the unit and browser tests, then check the reference notebooks with nbval
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 	PYTHONHASHSEED=0 $(BIN)/pytest --nbval notebooks/

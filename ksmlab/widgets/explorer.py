@@ -67,6 +67,7 @@ class ExplorerPanel(W.VBox):
                 self.stepper_box,
             ]
         )
+        self.add_class("ksmlab-explorer")
 
     @property
     def fixes(self) -> Fixes:

@@ -68,6 +68,9 @@ class Stepper(W.VBox):
                 ),
             ]
         )
+        # stable hooks for browser tests and custom CSS
+        self.add_class("ksmlab-stepper")
+        self.banner.add_class("ksmlab-banner")
         self.refresh()
 
     # -- actions ------------------------------------------------------------------------
