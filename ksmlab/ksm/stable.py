@@ -113,11 +113,22 @@ def remove_stable_node(w, node):
 
 def remove_all_stable_nodes(w):
     """remove_all_stable_nodes(): empty every tree of the layout in force, then
-    ``migrate_nodes``. A busy root gives up on that tree (``break``), as merged."""
+    ``migrate_nodes``. A busy root gives up on that tree (``break``), as merged.
+
+    ``ksm.best_effort_removal`` is a what-if, not kernel behaviour: Mel Gorman's review
+    suggestion (February 2013) to carry on past a busy node, walking each tree in order
+    and skipping the nodes that cannot go. It was discussed and not adopted.
+    """
     ksm = w.ksm
     err = 0
     for nid in range(ksm.ksm_nr_node_ids):
         tree = ksm.root_stable_tree[nid]
+        if ksm.best_effort_removal:
+            for node in list(tree.nodes):
+                if node.tree is tree and (yield from remove_stable_node(w, node)):
+                    err = -16
+                yield _REMOVE_ALL_NEXT
+            continue
         while tree:
             if (yield from remove_stable_node(w, tree.root())):
                 err = -16

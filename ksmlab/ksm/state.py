@@ -135,6 +135,7 @@ class KsmState:
         self.use_zero_pages = 0
         self.smart_scan = 1
         self.stable_node_chains_prune_millisecs = 2000
+        self.best_effort_removal = False   # a what-if (see remove_all_stable_nodes)
         self.pages_shared = 0
         self.pages_sharing = 0
         self.pages_unshared = 0
@@ -196,6 +197,7 @@ class KsmState:
             f"{self.merge_across_nodes},{self.max_page_sharing},{self.use_zero_pages},"
             f"{self.smart_scan},{self.stable_node_chains_prune_millisecs} "
             f"mutex={self.ksm_thread_mutex.owner} seqnr={ks.seqnr} "
+            f"best_effort={int(self.best_effort_removal)} "
             f"cursor={cur!r}@{ks.address:#x}/{ks.rmap_list} counters={self.pages_shared},"
             f"{self.pages_sharing},{self.pages_unshared},{self.rmap_items},{self.pages_scanned}"
         )
