@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 
 import pytest
-from conftest import (
+from ksmtest import (
     assert_counters,
     expected_stat,
     is_ksm_at,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 
 import pytest
-from conftest import snapshot
+from ksmtest import snapshot
 
 import ksmlab
 from ksmlab import MADV_MERGEABLE, MADV_UNMERGEABLE, PAGE_SIZE, Fixes, Kernel, KernelError

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 
 import pytest
-from conftest import (
+from ksmtest import (
     COUNTERS,
     KNOB_DEFAULTS,
     KNOBS,
