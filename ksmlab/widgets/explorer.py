@@ -41,7 +41,10 @@ class ExplorerPanel(W.VBox):
         )
         self.explore_button = W.Button(description="Explore", button_style="primary", icon="search")
         self.replay_button = W.Button(
-            description="Replay in the stepper", disabled=True, icon="play"
+            description="Replay in the stepper",
+            disabled=True,
+            icon="play",
+            layout=W.Layout(width="auto"),
         )
         self.progress = W.IntProgress(value=0, min=0, max=100, description="schedules")
         self.progress_text = W.HTML()

@@ -46,7 +46,11 @@ class Stepper(W.VBox):
         self.message = W.HTML()
         self.schedule_html = W.HTML()
         self.banner = W.HTML()
-        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        # hidden without figures: an empty image shows as a broken-image icon in browsers
+        self.image = W.Image(
+            format="png",
+            layout=W.Layout(max_width="100%", display=None if figures else "none"),
+        )
         self.text_picture = W.HTML()
         self.trace_html = W.HTML()
         self._sync_fix_boxes()

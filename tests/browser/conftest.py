@@ -1,0 +1,263 @@
+"""Fixtures of the browser tests: one JupyterLab and one Voilà server for the whole session,
+on free loopback ports, with isolated Jupyter config/data/runtime/settings directories,
+serving a temporary copy of ``notebooks/`` (so checkpoints and autosave never touch the
+repository); one headless Debian Chromium driven by Playwright; every request that is not
+to 127.0.0.1/localhost is aborted.
+
+Chromium is ``/usr/bin/chromium`` (Debian's ``chromium`` package; override with
+``$CHROMIUM``). Without it the tests skip with the reason, unless
+``KSMLAB_REQUIRE_BROWSER=1`` (set by ``.ci/run``): then they fail.
+
+Screenshots go to a pytest temporary directory and are copied to ``$KSMLAB_SCREENS``
+(default ``/tmp/ksmlab-screens``).
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+REQUIRE = os.environ.get("KSMLAB_REQUIRE_BROWSER") == "1"
+SCREENS = Path(os.environ.get("KSMLAB_SCREENS", "/tmp/ksmlab-screens"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOOPBACK = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?/")
+APP = "app/classroom.ipynb"
+SERVER_START_TIMEOUT = 90
+
+
+def _missing_browser() -> str:
+    """Why the browser tests cannot run here ("" if they can)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set $CHROMIUM)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _isolated_env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env.update(
+        {
+            "JUPYTER_CONFIG_DIR": str(tmp / "config"),
+            "JUPYTER_DATA_DIR": str(tmp / "data"),
+            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "IPYTHONDIR": str(tmp / "ipython"),
+            "JUPYTERLAB_SETTINGS_DIR": str(tmp / "lab-settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "lab-workspaces"),
+            "MPLCONFIGDIR": str(tmp / "mpl"),
+            "PATH": str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
+        }
+    )
+    env.pop("MPLBACKEND", None)
+    settings = tmp / "lab-settings" / "@jupyterlab"
+    # no "Would you like to get notified about official Jupyter news?" toast
+    (settings / "apputils-extension").mkdir(parents=True, exist_ok=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
+    # every cell in the DOM, so the tests can see all prompts and outputs
+    (settings / "notebook-extension").mkdir(parents=True, exist_ok=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        '{"windowingMode": "none"}'
+    )
+    return env
+
+
+class Server:
+    """A server in its own process group (killed as a group), logging to a file."""
+
+    def __init__(self, name, cmd, cwd, env, log: Path, url: str):
+        self.name, self.url, self.log_path = name, url, log
+        self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait(self, path: str) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return  # it answers
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError(f"{self.name} did not answer at {self.url}{path}")
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Chromium's path; skips (or fails with KSMLAB_REQUIRE_BROWSER=1) without it."""
+    reason = _missing_browser()
+    if reason:
+        if REQUIRE:
+            pytest.fail(f"KSMLAB_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def nb_dir(chromium, tmp_path_factory):
+    """A copy of notebooks/ for the servers."""
+    d = tmp_path_factory.mktemp("served") / "notebooks"
+    shutil.copytree(ROOT / "notebooks", d, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return d
+
+
+@pytest.fixture(scope="session")
+def servers(nb_dir, tmp_path_factory):
+    """{"lab": url, "voila": url}: both started at once, stopped at the end."""
+    tmp = tmp_path_factory.mktemp("servers")
+    lab_port, voila_port = _free_port(), _free_port()
+    lab = Server(
+        "JupyterLab",
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={lab_port}",
+            "--allow-root",
+            "--IdentityProvider.token=",
+            "--PasswordIdentityProvider.hashed_password=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            f"--ServerApp.root_dir={nb_dir}",
+        ],
+        cwd=nb_dir,
+        env=_isolated_env(tmp / "lab"),
+        log=tmp / "lab.log",
+        url=f"http://127.0.0.1:{lab_port}",
+    )
+    voila = Server(
+        "Voila",
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            APP,
+            "--no-browser",
+            f"--port={voila_port}",
+            "--Voila.ip=127.0.0.1",
+        ],
+        cwd=nb_dir,
+        env=_isolated_env(tmp / "voila"),
+        log=tmp / "voila.log",
+        url=f"http://127.0.0.1:{voila_port}",
+    )
+    try:
+        lab.wait("/api/status")
+        voila.wait("/voila/static/")
+        yield {"lab": lab.url, "voila": voila.url}
+    finally:
+        lab.stop()
+        voila.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium, tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    home = tmp_path_factory.mktemp("chromium-home")
+    env = dict(os.environ, XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"))
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS, env=env)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh context and page; only loopback requests leave it (the rest is aborted
+    and recorded in ``page.blocked``)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    blocked = []
+
+    def abort(route):
+        blocked.append(route.request.url)
+        route.abort()
+
+    ctx.route(lambda url: not LOOPBACK.match(url), abort)
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    pg.blocked = blocked
+    yield pg
+    ctx.close()
+
+
+@pytest.fixture(scope="session")
+def screens(tmp_path_factory):
+    """save(page, name, locator=None): a PNG in the pytest temp dir, copied to SCREENS."""
+    d = tmp_path_factory.mktemp("screens")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+
+    def save(pg, name, locator=None):
+        path = d / f"{name}.png"
+        if locator is not None:
+            locator.scroll_into_view_if_needed()
+        pg.screenshot(path=str(path))
+        shutil.copy(path, SCREENS / path.name)
+        return path
+
+    return save
+
+
+@pytest.fixture(scope="session")
+def textbook():
+    """Scenario name -> the explorer's shortest breaking schedule with its fix off."""
+    import ksmlab
+    from ksmlab import Fixes
+
+    out = {}
+    for name in ksmlab.scenarios.names()[:4]:
+        scn = ksmlab.scenarios.get(name)
+        out[name] = ksmlab.explore(name, fixes=Fixes.all().without(scn.fix)).counterexample
+    return out
