@@ -242,7 +242,7 @@ def screens(tmp_path_factory):
     def save(pg, name, locator=None):
         path = d / f"{name}.png"
         if locator is not None:
-            locator.scroll_into_view_if_needed()
+            locator.evaluate("e => e.scrollIntoView({block: 'center'})")
         pg.screenshot(path=str(path))
         shutil.copy(path, SCREENS / path.name)
         return path
