@@ -115,6 +115,12 @@ class Comparison:
             for m, k in zip(model, kernel, strict=True):
                 self.differences.extend(_diffs(m, k, known))
 
+    def __repr__(self) -> str:
+        verdict = "agree" if self.agree else f"{len(self.unexpected)} unexpected differences"
+        if self.kernel is None:
+            verdict = "model only"
+        return f"<Comparison {self.workload.name}: {len(self.model)} observations, {verdict}>"
+
     # -- verdicts ----------------------------------------------------------------------
     @property
     def unexpected(self) -> list:
