@@ -67,9 +67,6 @@ def get_next_rmap_item(w, slot, addr):
     ksm = w.ksm
     scan = ksm.ksm_scan
     lst = slot.rmap_list
-    i = scan.rmap_list
-    if i < len(lst) and lst[i].address == addr:
-        return lst[i]
     while scan.rmap_list < len(lst):
         item = lst[scan.rmap_list]
         if item.address == addr:

@@ -1,8 +1,8 @@
 """ksmd: walking the cursor over every registered mm, a batch at a time."""
 
+from ..mm.memory import follow_page_get
 from ..mm.mm_types import ksm_test_exit
 from ..mm.page import PAGE_SIZE, put_page
-from ..mm.pte import Present
 from ..sched.points import Blocked, Point
 from .merge import cmp_and_merge_page
 from .rmap_item import get_next_rmap_item, remove_trailing_rmap_items
@@ -50,7 +50,6 @@ def scan_get_next_rmap_item(w):
     while True:  # next_mm:
         mm = slot.mm
         yield from mm.mmap_sem.down_read(w, "scan_get_next_rmap_item:down_read")
-        ptes = mm.ptes
         for vma in mm.vmas if mm.users else ():  # find_vma(), unless ksm_test_exit()
             if vma.end <= scan.address or not vma.mergeable:
                 continue
@@ -62,10 +61,8 @@ def scan_get_next_rmap_item(w):
                 if not mm.users:
                     break
                 addr = scan.address
-                pte = ptes.get(addr)
-                if pte.__class__ is Present:  # follow_page(FOLL_GET)
-                    page = pte.page
-                    page.refcount += 1
+                page = follow_page_get(vma, addr)
+                if page is not None:
                     item = yield from get_next_rmap_item(w, slot, addr)
                     scan.rmap_list += 1
                     scan.address = addr + PAGE_SIZE

@@ -1,7 +1,7 @@
 """The unstable tree: candidates that did not change between two visits, compared by
 their *live* content, rebuilt every pass."""
 
-from ..mm.memory import follow_page
+from ..mm.memory import follow_page_get
 from ..mm.mm_types import ksm_test_exit
 from ..mm.page import put_page
 from ..sched.points import Point
@@ -29,7 +29,7 @@ def get_mergeable_page(w, item):
     page = None
     vma = find_mergeable_vma(mm, item.address)
     if vma is not None:
-        page = yield from follow_page(w, vma, item.address)
+        page = follow_page_get(vma, item.address)
     mm.mmap_sem.up_read(w)
     return page
 

@@ -12,6 +12,7 @@ from .pte import MigrationEntry, Present, SwapEntry
 __all__ = [
     "user_access",
     "follow_page",
+    "follow_page_get",
     "handle_mm_fault",
     "migration_entry_wait",
     "VM_FAULT_WRITE",
@@ -24,25 +25,35 @@ VM_FAULT_RETRY = 2  # the PTE changed under us; the caller looks again
 _WP_ALLOC = Point("do_wp_page:alloc_page", "allocating the private copy may sleep")
 _ANON_ALLOC = Point("do_anonymous_page:alloc_page", "allocating a zeroed page may sleep")
 _SWAP_READ = Point("do_swap_page:swapin_readahead", "reading the page back from swap sleeps")
-_SWAP_COPY = Point("ksm_might_need_to_copy:alloc_page", "allocating the copy may sleep")
 
 
 def follow_page(w, vma, addr, foll_migration=False):
-    """follow_page(FOLL_GET): the present page at ``addr`` with a reference taken, else None.
+    """follow_page(FOLL_GET | FOLL_MIGRATION if ``foll_migration``): the present page at
+    ``addr`` with a reference taken, else None.
 
-    With ``foll_migration`` (FOLL_MIGRATION, 3.9: 5117b3b835f2) a migration entry is
-    waited out and the lookup repeated; without it a migration entry reads as "nothing".
+    With FOLL_MIGRATION (3.9: 5117b3b835f2) a migration entry is waited out and the
+    lookup repeated; without it a migration entry reads as "nothing". Callers that never
+    pass the flag (ksmd's scan) use ``follow_page_get``, which cannot sleep.
     """
     while True:
-        pte = vma.mm.ptes.get(addr)
-        if pte.__class__ is Present:
-            page = pte.page
-            page.refcount += 1
+        page = follow_page_get(vma, addr)
+        if page is not None or not foll_migration:
             return page
-        if foll_migration and pte.__class__ is MigrationEntry:
-            yield from migration_entry_wait(w, vma.mm, addr, pte)
-            continue
-        return None
+        pte = vma.mm.ptes.get(addr)
+        if pte.__class__ is not MigrationEntry:
+            return None
+        yield from migration_entry_wait(w, vma.mm, addr, pte)
+
+
+def follow_page_get(vma, addr):
+    """follow_page(FOLL_GET) without FOLL_MIGRATION: the present page, referenced, or None.
+    It never sleeps, so it is a plain function (ksmd calls it once per address)."""
+    pte = vma.mm.ptes.get(addr)
+    if pte.__class__ is Present:
+        page = pte.page
+        page.refcount += 1
+        return page
+    return None
 
 
 def migration_entry_wait(w, mm, addr, pte):
