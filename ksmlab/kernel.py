@@ -6,7 +6,7 @@ import errno
 from .check.invariants import first_violation
 from .errors import KernelError, KernelOops
 from .fixes import Fixes
-from .ksm.scan import ksmd_batch
+from .ksm.scan import ksm_scan_thread, ksmd_batch
 from .ksm.state import KSM_RUN_MERGE, RMAP_ITEM_SIZE
 from .ksm.sysfs import COUNTERS, KNOBS, sysfs_read, sysfs_store
 from .mm.fork import dup_mmap, mmput
@@ -239,11 +239,7 @@ class Ksmd:
         ksm = self._w.ksm
         if ksm.pages_to_scan == 0:
             raise RuntimeError("pages_to_scan is 0: ksmd would never finish a pass")
-        seqnr = ksm.ksm_scan.seqnr
-        total = 0
-        while ksm.mm_list and ksm.ksm_scan.seqnr == seqnr:
-            total += _run(self._w, "ksmd", ksmd_batch(self._w, ksm.pages_to_scan))
-        return total
+        return _run(self._w, "ksmd", ksm_scan_thread(self._w, 1))
 
     def passes(self, n) -> int:
         """``n`` full passes; returns the pages scanned."""
@@ -311,12 +307,7 @@ class Kernel:
     def _present_page(self, proc, addr, what):
         if not isinstance(proc, Process):
             raise TypeError(f"proc must be a Process, not {type(proc).__name__}")
-        _int(addr, "addr")
-        proc._live(what)
-        if addr % PAGE_SIZE:
-            raise ValueError(f"addr {addr:#x} is not page-aligned")
-        if proc.mm.find_vma(addr) is None:
-            raise KernelError(errno.EFAULT, f"{what}: {addr:#x} is not mapped in {proc.name}")
+        proc._page_addr(addr, what)
         pte = proc.mm.ptes.get(addr)
         if pte.__class__ is not Present:
             state = (

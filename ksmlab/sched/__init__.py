@@ -2,7 +2,8 @@
 
 from .locks import Mutex, RwSem, lock_page, trylock_page, unlock_page
 from .points import Blocked, Point
-from .run import Task, run_to_completion
+from .run import run_to_completion
+from .scheduler import TaskState
 
 __all__ = [
     "Point",
@@ -12,6 +13,6 @@ __all__ = [
     "lock_page",
     "trylock_page",
     "unlock_page",
-    "Task",
+    "TaskState",
     "run_to_completion",
 ]

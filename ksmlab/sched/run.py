@@ -1,24 +1,9 @@
 """Run a kernel path (a generator) to completion: what the friendly facade does."""
 
 from .points import Blocked
+from .scheduler import TaskState
 
-__all__ = ["Task", "run_to_completion"]
-
-
-class Task:
-    """A kernel path in progress: a named generator."""
-
-    __slots__ = ("name", "gen")
-
-    def __init__(self, name: str, gen):
-        self.name = name
-        self.gen = gen
-
-    def __str__(self) -> str:
-        return self.name
-
-    def __repr__(self) -> str:
-        return f"Task({self.name!r})"
+__all__ = ["run_to_completion"]
 
 
 def run_to_completion(w, name: str, gen):
@@ -27,7 +12,7 @@ def run_to_completion(w, name: str, gen):
     Nothing else runs meanwhile, so a path that would block can never be woken: that is
     reported as an error naming the resource and its holder.
     """
-    task = Task(name, gen)
+    task = TaskState(name, name, gen)
     previous, w.current = w.current, task
     try:
         send = gen.send
