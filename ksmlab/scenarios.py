@@ -119,6 +119,7 @@ class Scenario:
     def build(self, fixes) -> Kernel:
         """The initial world under ``fixes``, built by running the set-up."""
         k = Kernel(nodes=self.nodes, fixes=fixes)
+        self._written = {}  # (owner, addr) -> bytes, filled by _area()
         self.setup(k)
         return k
 
@@ -212,7 +213,6 @@ class ForkBehindUnmergeCursor(_UnmergeScenario):
     children = {"C": "P"}
 
     def setup(self, k):
-        self._written = {}
         a, p, q = k.spawn("A"), k.spawn("P"), k.spawn("Q")
         self._area(k, a, [b"A's own page"])
         self.p_addr = self._area(k, p, [b"shared page"])
@@ -245,7 +245,6 @@ class SwapinAfterUnmergeWalk(_UnmergeScenario):
     )
 
     def setup(self, k):
-        self._written = {}
         p, q = k.spawn("P"), k.spawn("Q")
         self.p_addr = self._area(k, p, [b"shared page"])
         self._area(k, q, [b"shared page"])
@@ -290,7 +289,6 @@ class MigrationDuringBreakKsm(_UnmergeScenario):
     nodes = 2
 
     def setup(self, k):
-        self._written = {}
         p, q = k.spawn("P"), k.spawn("Q")
         self.p_addr = self._area(k, p, [b"shared page"])
         self.q_addr = self._area(k, q, [b"shared page"])
@@ -324,7 +322,6 @@ class StaleStableNodeSwitch(Scenario):
     nodes = 2
 
     def setup(self, k):
-        self._written = {}
         p = k.spawn("P")
         self._area(k, p, [b"node 0 page"] * 2, node=0)
         self.one = self._area(k, p, [b"node 1 page"] * 2, node=1)
@@ -366,7 +363,6 @@ class MergeAcrossNodesSwitch(Scenario):
     children = {"C": "P"}
 
     def setup(self, k):
-        self._written = {}
         a, p, q = k.spawn("A"), k.spawn("P"), k.spawn("Q")
         self._area(k, a, [b"A's own page"])
         self.p0 = self._area(k, p, [b"node 0 page"], node=0)
