@@ -10,16 +10,21 @@ than as an unsound prune.
 import gc
 import types
 
-from ..ksm.state import KsmScan, MmSlot, RmapItem, StableNode, _Head
+from ..kernel import Kernel
+from ..ksm.state import KsmScan, KsmState, MmSlot, RmapItem, StableNode, _Head
 from ..ksm.tree import Tree
 from ..mm.mm_types import AnonVma, MmStruct, Vma
-from ..mm.page import Page
-from ..mm.swap import SwapSlot
+from ..mm.page import AnonMapping, KsmMapping, Page, PhysMem
+from ..mm.pte import MigrationEntry, Present, SwapEntry
+from ..mm.swap import SwapSlot, SwapSpace
 from ..sched.locks import Mutex, RwSem
 from ..sched.points import Blocked, Point
+from ..sched.scheduler import TaskState
+from ..world import World
 
 __all__ = ["state_key"]
 
+_WHOLE = (World, Kernel, KsmState, PhysMem, SwapSpace)
 _ITERATORS = (type(iter([])), type(iter(range(0))), enumerate, type(iter(())), type(reversed([])))
 
 
@@ -76,11 +81,13 @@ def _canon(v, depth=0):
         return ("type", v.__qualname__)
     if t is range:
         return ("range", v.start, v.stop, v.step)
-    if t.__name__ in ("World", "Kernel", "TaskState", "KsmState", "PhysMem", "SwapSpace"):
-        return (t.__name__, str(v) if t.__name__ == "TaskState" else "")
-    if t.__name__ in ("KsmMapping", "AnonMapping"):
+    if t is TaskState:
+        return ("task", v.name)
+    if t in _WHOLE:           # the world and its parts: described by the world text
         return (t.__name__,)
-    if t.__name__ in ("Present", "SwapEntry", "MigrationEntry"):
+    if t is KsmMapping or t is AnonMapping:
+        return (t.__name__,)
+    if t is Present or t is SwapEntry or t is MigrationEntry:
         return (t.__name__, repr(v))
     raise TypeError(f"state key: cannot describe a {t.__name__}")
 
