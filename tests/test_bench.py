@@ -123,3 +123,23 @@ def test_the_shipped_recording():
     assert k["merging"]["counters"] == k["steady"]["counters"] == merged
     assert k["unique"]["counters"]["pages_unshared"] == pages
     assert k["checksum"]["counters"]["pages_volatile"] == pages
+
+
+def test_a_notebook_executed_cold_on_one_cpu(tmp_path):
+    import nbformat
+
+    from ksmlab.bench import notebooks
+
+    path = tmp_path / "tiny.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = bytearray(50 << 20)")])
+    nbformat.write(nb, path)
+    assert notebooks.notebook_paths(str(tmp_path)) == [str(path)]
+    r = notebooks.run(str(path))
+    assert r["notebook"] == str(path) and r["seconds"] > 0
+    assert r["peak_kib"] > 50 << 10  # the kernel's 50 MiB, seen through RUSAGE_CHILDREN
+
+
+def test_the_notebook_section_skips_without_notebooks(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert bench.main(["--only", "notebooks", "--check"]) == 0
+    assert "notebooks: skipped" in capsys.readouterr().out

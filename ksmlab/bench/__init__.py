@@ -2,9 +2,9 @@
 the real ksmd, and what a learner waits for.
 
     python -m ksmlab.bench [--quick] [--live [--record PATH]] [--recording PATH]
-                           [--only scan|explorer|clicks] [--check]
+                           [--only scan|explorer|clicks|notebooks] [--check]
 
-Three sections:
+Four sections:
 
 * ``scan``: the model's ksmd on each kind of pass (:mod:`ksmlab.bench.scan`), each kind in
   its own subprocess (so the peak RSS is its own), beside the real ksmd on the same
@@ -18,6 +18,8 @@ Three sections:
   pages' contents (``pages * 4 KiB``).
 * ``explorer``: the explorer finding each bug and proving each fix (:mod:`.explorer`).
 * ``clicks``: the stepper's click-to-redraw time (:mod:`.clicks`).
+* ``notebooks``: each notebook executed cold on one CPU, wall time and peak memory
+  (:mod:`.notebooks`; from the repository root).
 
 The exit code is 0 (this is a report) unless ``--check`` is given and a target is missed.
 Only this package reads a clock; the model never does.
@@ -37,7 +39,7 @@ __all__ = ["main", "TARGET_RATIO", "PEAK_FACTOR", "load_recording", "scan_rows"]
 TARGET_RATIO = 0.5
 PEAK_FACTOR = 1.5
 RECORDING_FORMAT = "ksmlab-bench-recording/1"
-SECTIONS = ("scan", "explorer", "clicks")
+SECTIONS = ("scan", "explorer", "clicks", "notebooks")
 
 
 def load_recording(path=None) -> dict:
@@ -179,6 +181,10 @@ def main(argv=None, out=None) -> int:
         missed += report(out)
     if "clicks" in sections:
         from .clicks import report
+
+        missed += report(out)
+    if "notebooks" in sections:
+        from .notebooks import report
 
         missed += report(out)
     print(f"{missed} target(s) missed", file=out)
