@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from ksmlab import MADV_MERGEABLE, PAGE_SIZE, Kernel
 from ksmlab.errors import KernelOops
 from ksmlab.ksm.tree import RB_SLOTS, Tree, rb_init
+from ksmlab.live.model import run_model
+from ksmlab.live.workloads import get
 
 
 class Node:
@@ -229,3 +231,52 @@ def test_unstable_tree_is_red_black_and_in_content_order():
 
     assert tree.shape(label) == "((((A/r) B/b) C/r (D/b)) E/b (F/b))"
     assert [label(i) for i in tree] == ["A", "B", "C", "D", "E", "F"]
+
+
+def test_changed_unstable_page_workload_after_every_batch():
+    """The live lab's changed-unstable-page on the model: the counters the live 6.18
+    kernel shows after each step (a bisection of the sorted items, the model before the
+    red-black tree, read 0/0/6 after the second batch: it never met B at the root)."""
+    w = get("changed-unstable-page")
+    obs = run_model(w)
+    seen = [
+        (o.text, *(o.counters[c] for c in ("pages_shared", "pages_sharing",
+                                           "pages_unshared", "pages_volatile", "full_scans")))
+        for o in obs if o.text.startswith(("ksmd", "a: write 0 "))
+    ]
+    assert seen == [
+        ("ksmd: one full pass", 0, 0, 0, 6, 1),
+        ("ksmd: one batch of 3 pages", 0, 0, 3, 3, 1),
+        ("a: write 0 = D", 0, 0, 3, 3, 1),
+        ("ksmd: one batch of 3 pages", 1, 1, 4, 0, 1),
+        ("ksmd: one batch of 3 pages", 1, 1, 4, 0, 2),  # only ends the pass
+        ("ksmd: one full pass", 2, 2, 1, 1, 3),
+        ("ksmd: one full pass", 2, 2, 2, 0, 4),
+    ]
+
+
+def test_changed_page_hides_a_match():
+    # The same steps by hand, looking at the tree. Batch 1 inserts A, B, C (pages 0-2):
+    # ((A) B (C)), B black on top. Page 0 becomes D. Batch 2: page 3 (A) goes left of B,
+    # then left of page 0 (live content D): red under red with a red uncle, a colour flip
+    # only. Page 4 (B) matches the root and merges; erasing page 1 puts its successor,
+    # page 2 (C), at the root with nothing on its right, one black short there: page 0's
+    # red left child lets case 4 rotate right, and page 0 (D) becomes the root. Page 5 (C)
+    # compares with D, goes left, then right of page 3 (A), and is inserted: the first C
+    # is on the other side of D.
+    k, p, base = _six([b"A", b"B", b"C", b"A", b"B", b"C"])
+    k.ksmd.full_scan()
+    k.ksmd.scan(3)
+    tree = k.ksm.root_unstable_tree[0]
+
+    def label(item):
+        n = (item.address - base) // PAGE_SIZE
+        return f"{n}:{p.read(item.address).rstrip(bytes(1)).decode()}"
+
+    assert tree.shape(label) == "((0:A/r) 1:B/b (2:C/r))"
+    p.write(base, b"D")
+    k.ksmd.scan(3)
+    assert tree.shape(label) == "((3:A/b (5:C/r)) 0:D/b (2:C/b))"
+    assert [label(i) for i in tree] == ["3:A", "5:C", "0:D", "2:C"]  # order broken by D
+    assert (k.sysfs.read("pages_shared"), k.sysfs.read("pages_unshared")) == (1, 4)
+    k.check()
