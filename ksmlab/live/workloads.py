@@ -8,7 +8,7 @@ smart scan and zero-page merging off for the run. The workloads in :data:`DIFFER
 walk into one such change on purpose and name the step where the two sides part.
 
 >>> sorted(WORKLOADS)[:3]
-['big', 'changing-pages', 'duplicates']
+['big', 'changed-unstable-page', 'changing-pages']
 >>> all_workloads()["merge-into-existing"].known_differences[0].commit
 'd58a361b0350'
 """
