@@ -280,3 +280,33 @@ def test_changed_page_hides_a_match():
     assert [label(i) for i in tree] == ["3:A", "5:C", "0:D", "2:C"]  # order broken by D
     assert (k.sysfs.read("pages_shared"), k.sysfs.read("pages_unshared")) == (1, 4)
     k.check()
+
+
+def test_world_description_tells_shapes_apart():
+    # The explorer's state key is the world's description: two unstable trees with the
+    # same items in the same content order but different shapes are different states.
+    def world(order):
+        k, p, base = _six([b"A", b"B", b"C", b"D", b"E", b"F"], pages_to_scan=6)
+        k.ksmd.full_scan()
+        for i in order:  # build the tree by hand, in this order
+            tree = k.ksm.root_unstable_tree[0]
+            item = next(it for it in k.ksm.rmap_items_of() if it.address == base + i * PAGE_SIZE)
+            parent, left, node = None, False, tree.rb_node
+            while node is not None:
+                parent = node
+                node, left = ((node.rb_left, True) if item.address < node.address
+                              else (node.rb_right, False))
+            tree.link(item, parent, left)
+        return k
+
+    # 0 1 2 3: 1 goes right of 0, 2 rotates 1 to the top, 3 flips the colours:
+    # ((0/b) 1/b (2/b (3/r))). 1 0 3 2: 2 goes left of 3, flips: ((0/b) 1/b
+    # ((2/r) 3/b)).
+    a, b = world([0, 1, 2, 3]), world([1, 0, 3, 2])
+    assert [i.address for i in a.ksm.root_unstable_tree[0]] == [
+        i.address for i in b.ksm.root_unstable_tree[0]]
+    lines = [[x for x in k.ksm.describe() if x.startswith(" unstable tree 0")] for k in (a, b)]
+    assert lines[0] == [" unstable tree 0: ((a@0x7f0000000000/b) a@0x7f0000001000/b "
+                        "(a@0x7f0000002000/b (a@0x7f0000003000/r)))"]
+    assert lines[1] == [" unstable tree 0: ((a@0x7f0000000000/b) a@0x7f0000001000/b "
+                        "((a@0x7f0000002000/r) a@0x7f0000003000/b))"]
