@@ -90,7 +90,8 @@ def _compare_live(name):
 def test_enough_workloads():
     assert len(WORKLOADS) >= 8
     steps = {s[0] for w in WORKLOADS.values() for s in w.steps}
-    assert steps == {"spawn", "write", "madvise", "fork", "exit", "pass", "sysfs", "read"}
+    assert steps == {
+        "spawn", "write", "madvise", "fork", "exit", "pass", "batch", "sysfs", "read"}
     assert any(sum(s[2] for s in w.steps if s[0] == "spawn") > 1000 for w in WORKLOADS.values())
 
 
@@ -231,6 +232,20 @@ def test_opt_in_is_required(monkeypatch):
         ([("spawn", "a", 2), ("fork", "a", "a")], "already called 'a'"),
         ([("spawn", "a", 0)], "npages must be a positive int"),
         ([("spawn", "a", 2), ("pass",)], "no live process has a mergeable page"),
+        ([("spawn", "a", 2), ("batch", 3)], "no live process has a mergeable page"),
+        (
+            [("spawn", "a", 2), ("madvise", "a", 0, 2, "mergeable"), ("batch", 0)],
+            "a batch is 1..16384 pages, not 0",
+        ),
+        (
+            [("spawn", "a", 2), ("madvise", "a", 0, 2, "mergeable"), ("batch", "3")],
+            "a batch is 1..16384 pages, not '3'",
+        ),
+        (
+            [("spawn", "a", 2), ("madvise", "a", 0, 2, "mergeable"), ("sysfs", "run", 2),
+             ("batch", 1)],
+            "does not scan while run=2",
+        ),
         (
             [("spawn", "a", 2), ("madvise", "a", 0, 2, "mergeable"), ("sysfs", "run", 0),
              ("pass",)],

@@ -191,6 +191,32 @@ def test_trees_graph_is_content_ordered(name):
     assert all(g.nodes[n]["color"] == COLORS["stable"] for n in stable)  # none stale yet
 
 
+def test_trees_graph_draws_the_red_black_shape():
+    # seven unique pages scanned in content order: inserting 1..7 in order gives
+    # ((1/b) 2/b ((3/b) 4/r ((5/r) 6/b (7/r)))) (worked in test_rbtree.py), rooted at the
+    # second page, not the middle one
+    k = ksmlab.Kernel(nodes=1)
+    p = k.spawn("a")
+    base = p.mmap(7)
+    for i in range(7):
+        p.write(base + i * ksmlab.PAGE_SIZE, b"page %d" % (i + 1))
+    p.madvise(base, 7, ksmlab.MADV_MERGEABLE)
+    k.sysfs.write("run", 1)
+    k.ksmd.passes(2)
+    g = viz.trees_graph(k.world)
+    rid = [f"rmap:a:{base + i * ksmlab.PAGE_SIZE:#x}" for i in range(7)]
+    assert list(g.successors("root:unstable tree 0")) == [rid[1]]
+    edges = {(u, v, d["side"]) for u, v, d in g.edges(data=True) if u in rid}
+    assert edges == {
+        (rid[1], rid[0], "L"), (rid[1], rid[3], "R"), (rid[3], rid[2], "L"),
+        (rid[3], rid[5], "R"), (rid[5], rid[4], "L"), (rid[5], rid[6], "R"),
+    }
+    assert [g.nodes[n]["rb"] for n in rid] == [
+        "black", "black", "black", "red", "red", "black", "red"]
+    assert [g.nodes[n]["order"] for n in rid] == list(range(7))
+    assert [g.nodes[n]["depth"] for n in rid] == [2, 1, 3, 2, 4, 3, 4]
+
+
 def test_trees_graph_per_node_and_stale_nodes_of_bug4():
     # bug 4, fix off: after run=2, the switch and run=1, the node-1 KSM page is freed
     # while its stable node stays in tree 0: drawn grey and STALE

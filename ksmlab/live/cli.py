@@ -11,9 +11,10 @@ EPILOG = """\
 Without --live the kernel column comes from the recording shipped with ksmlab (made on a
 machine with KSM, and labelled as recorded), and /sys/kernel/mm/ksm is not touched.
 With --live (root, and a writable /sys/kernel/mm/ksm) the workload runs on this machine's
-KSM: ksmd is made to run one full pass at a time, and every knob it touches is restored
-afterwards, also on errors and ^C. Exit status: 0 when model and kernel agree wherever the
-workload says they should, 1 on an unexpected difference, 2 when it cannot run.
+KSM: ksmd is made to run one full pass (or one batch) at a time, and every knob it touches
+is restored afterwards, also on errors and ^C. Exit status: 0 when model and kernel agree
+wherever the workload says they should, 1 on an unexpected difference, 2 when it cannot
+run.
 """
 
 

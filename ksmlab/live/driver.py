@@ -34,6 +34,7 @@ import time
 
 from .guard import (
     KSM_DIR,
+    PAGES_TO_SCAN,
     KsmGuard,
     LiveFailure,
     LiveOptInRequired,
@@ -242,28 +243,52 @@ class LiveSession(KsmGuard):
         """Exactly one full pass of the real ksmd."""
         before = self.knob_int("full_scans")
         t0 = time.monotonic()
+        self._one_batch(lambda: self.knob_int("full_scans") != before,
+                        f"finish a pass (full_scans stayed {before})")
+        self.pass_seconds.append(time.monotonic() - t0)
+        after = self.knob_int("full_scans")
+        if after != before + 1:
+            raise LiveFailure(f"ksmd made {after - before} passes instead of one")
+
+    def ksm_batch(self, npages):
+        """Exactly one batch (ksm_do_scan) of at most ``npages`` pages: ``pages_to_scan``
+        is ``npages`` while ksmd is woken once; after the batch ksmd is in its 60 s sleep,
+        so it cannot start another before run=0 parks it. The batch has run once
+        ``pages_scanned`` (added after the batch) or ``full_scans`` (a pass ended) moved."""
+        if not self._has("pages_scanned"):
+            raise LiveFailure("this kernel has no pages_scanned counter: a batch cannot be seen")
+        before = (self.knob_int("pages_scanned"), self.knob_int("full_scans"))
+        self.set_knob("pages_to_scan", npages)
+        try:
+            self._one_batch(
+                lambda: (self.knob_int("pages_scanned"), self.knob_int("full_scans")) != before,
+                f"run a batch (pages_scanned and full_scans stayed {before})",
+            )
+        finally:
+            self.set_knob("pages_to_scan", PAGES_TO_SCAN)
+        scanned = self.knob_int("pages_scanned") - before[0]
+        if scanned > npages:
+            raise LiveFailure(f"ksmd scanned {scanned} pages in a batch of {npages}")
+
+    def _one_batch(self, moved, what):
+        """Wake ksmd for one batch and wait (at most ``wait`` s) until ``moved()``; then park
+        it again."""
+        t0 = time.monotonic()
         self.set_knob("run", 1)  # wakes ksmd from its wait for run
         nudge = t0 + NUDGE
         delay = 0.0002
-        while self.knob_int("full_scans") == before:
+        while not moved():
             now = time.monotonic()
             if now - t0 > self.wait:
-                raise LiveFailure(
-                    f"ksmd did not finish a pass within {self.wait:g} s (full_scans stayed "
-                    f"{before})"
-                )
+                raise LiveFailure(f"ksmd did not {what} within {self.wait:g} s")
             if now > nudge:  # ksmd was still in a timed sleep: a sleep_millisecs change wakes it
                 self.nudges += 1
                 self._toggle_sleep()
                 nudge = now + NUDGE
             time.sleep(delay)
             delay = min(delay * 2, 0.005)
-        self.pass_seconds.append(time.monotonic() - t0)
         self.set_knob("run", 0)  # takes ksm_thread_mutex: the batch is over
         self._toggle_sleep()  # out of the timed sleep; run=0 parks it in its wait for run
-        after = self.knob_int("full_scans")
-        if after != before + 1:
-            raise LiveFailure(f"ksmd made {after - before} passes instead of one")
 
     def sysfs_write(self, knob, value):
         if knob == "run" and value in (0, 1):

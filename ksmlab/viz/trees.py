@@ -1,9 +1,10 @@
 """The stable and unstable trees (one of each per NUMA node when merge_across_nodes=0,
 only tree 0 in use otherwise), content-ordered, and the ``migrate_nodes`` list.
 
-The model keeps a tree as a sorted array descended by bisection (``Tree.root()`` is the
-middle element), so the picture draws that bisection tree: in-order left to right is
-content order. Node ids: ``stable:SERIAL``, ``rmap:OWNER:ADDR``, ``root:TREE NAME``.
+Each tree is drawn as the red-black tree it is: the root is ``root->rb_node``, edges
+follow ``rb_left``/``rb_right``, and every tree node carries ``rb`` ("red" or "black").
+In-order left to right is content order while the contents hold still. Node ids:
+``stable:SERIAL``, ``rmap:OWNER:ADDR``, ``root:TREE NAME``.
 """
 
 import networkx as nx
@@ -33,8 +34,8 @@ def _roots(w, all_trees):
 
 def trees_graph(w, all_trees=False) -> nx.DiGraph:
     """Every tree in use (all of them with ``all_trees``) and migrate_nodes, as one
-    forest; edges carry ``side`` ("L"/"R"), nodes ``tree``, ``order`` (in-order index)
-    and ``depth``."""
+    forest; edges carry ``side`` ("L"/"R"), tree nodes ``tree``, ``order`` (in-order
+    index), ``depth`` and ``rb`` ("red"/"black"; the migrate_nodes list has no colour)."""
     g = nx.DiGraph(title="KSM trees", trees=[])
     for kind, tree in _roots(w, all_trees):
         rid = f"root:{tree.name}"
@@ -49,8 +50,7 @@ def trees_graph(w, all_trees=False) -> nx.DiGraph:
             label=f"{tree.name}" + ("" if tree.nodes else "\n(empty)"),
             fontsize=7,
         )
-        nodes = list(tree.nodes)
-        top = _bisect(g, w, kind, tree.name, nodes, 0, len(nodes), 1)
+        top = _subtree(g, w, kind, tree.name, tree.rb_node, [0], 1)
         if top is not None:
             g.add_edge(rid, top, side="")
     ksm = w.ksm
@@ -72,14 +72,16 @@ def trees_graph(w, all_trees=False) -> nx.DiGraph:
     return g
 
 
-def _bisect(g, w, kind, tree, nodes, lo, hi, depth):
-    """Add nodes[lo:hi] as the subtree the model's bisection descent sees; return its root."""
-    if lo >= hi:
+def _subtree(g, w, kind, tree, node, order, depth):
+    """Add the rb subtree under ``node`` (in-order numbering from ``order[0]``); return
+    its root's id."""
+    if node is None:
         return None
-    mid = lo + (hi - lo - 1) // 2
-    me = _add(g, w, kind, tree, nodes[mid], mid, depth)
-    left = _bisect(g, w, kind, tree, nodes, lo, mid, depth + 1)
-    right = _bisect(g, w, kind, tree, nodes, mid + 1, hi, depth + 1)
+    left = _subtree(g, w, kind, tree, node.rb_left, order, depth + 1)
+    me = _add(g, w, kind, tree, node, order[0], depth)
+    g.nodes[me]["rb"] = "red" if node.rb_red else "black"
+    order[0] += 1
+    right = _subtree(g, w, kind, tree, node.rb_right, order, depth + 1)
     if left is not None:
         g.add_edge(me, left, side="L")
     if right is not None:
