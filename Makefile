@@ -49,7 +49,6 @@ test: $(STAMP) ## Lint, run the unit and browser tests, then check the reference
 
 bench: $(STAMP) ## Run the benchmarks (python -m ksmlab.bench)
 	$(BIN)/python -m ksmlab.bench
-	$(BIN)/python -m ksmlab.check.bench
 
 notebooks: $(STAMP) ## Re-execute every notebook in place (the outputs nbval compares against)
 	$(BIN)/python tests/execute_notebooks.py $(NOTEBOOKS)

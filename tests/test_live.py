@@ -494,3 +494,24 @@ def test_zz_every_knob_reads_as_before_and_no_child_is_left():
     assert child_pids() == []
     _, state = lock_paths()
     assert not os.path.exists(state)
+
+
+# -- the benchmark's real-ksmd side -------------------------------------------------------
+
+
+@pytest.mark.live
+def test_bench_real_ksmd_passes_leave_the_models_counters(live):
+    """``python -m ksmlab.bench --live`` on a small world: every measured pass of the real
+    ksmd ends with exactly the counters the model's pass of the same kind ends with."""
+    from ksmlab.bench import scan
+    from ksmlab.bench.ksmd import measure_live
+
+    pages = 2_048
+    live_samples = measure_live(pages, repeats=1)
+    assert set(live_samples) == set(scan.PASSES)
+    for kind, samples in live_samples.items():
+        assert len(samples) == 1, kind
+        model = scan.measure(kind, pages, repeats=1)[0]
+        assert samples[0]["counters"] == model["counters"], kind
+        assert samples[0]["scanned"] == model["scanned"] == pages, kind
+        assert samples[0]["cpu_seconds"] > 0, kind

@@ -224,6 +224,10 @@ class LiveSession(KsmGuard):
         self._reap(c)
         del self.children[name]
 
+    def fill(self, name, npages, distinct):
+        """Pages 0..npages-1 of ``name`` hold the benchmark's contents (see child.py)."""
+        self._request(name, op="fill", n=npages, distinct=distinct)
+
     def madvise(self, name, first, npages, advice):
         return self._request(name, op="madvise", first=first, n=npages, advice=advice).get(
             "errno", 0)
