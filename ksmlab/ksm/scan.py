@@ -69,7 +69,8 @@ def scan_get_next_rmap_item(w):
                     mm.mmap_sem.up_read(w)
                     return item, page
                 scan.address = addr + PAGE_SIZE
-                yield _NEXT_ADDR
+                if w.interleaved:
+                    yield _NEXT_ADDR
         if ksm_test_exit(mm):
             scan.address = 0
             scan.rmap_list = 0
@@ -98,7 +99,8 @@ def ksm_do_scan(w, scan_npages):
     Returns how many pages went through cmp_and_merge_page."""
     done = 0
     for _ in range(scan_npages):
-        yield _DO_SCAN
+        if w.interleaved:
+            yield _DO_SCAN
         item, page = yield from scan_get_next_rmap_item(w)
         if item is None:
             break

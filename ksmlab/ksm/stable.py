@@ -161,7 +161,8 @@ def stable_tree_search(w, page):
         parent, left = None, False
         restart = False
         while node is not None:
-            yield _SEARCH_NEXT
+            if w.interleaved:
+                yield _SEARCH_NEXT
             tree_page = yield from get_ksm_page(w, node, False)
             if tree_page is None:
                 return None
@@ -224,7 +225,8 @@ def stable_tree_insert(w, kpage):
     node = tree.rb_node
     parent, left = None, False
     while node is not None:
-        yield _INSERT_NEXT
+        if w.interleaved:
+            yield _INSERT_NEXT
         tree_page = yield from get_ksm_page(w, node, False)
         if tree_page is None:
             return None

@@ -47,7 +47,8 @@ def unstable_tree_search_insert(w, item, page):
     tree_item = tree.rb_node  # *new
     parent, left = None, False
     while tree_item is not None:
-        yield _NEXT
+        if w.interleaved:
+            yield _NEXT
         tree_page = yield from get_mergeable_page(w, tree_item)
         if tree_page is None:
             return None, None

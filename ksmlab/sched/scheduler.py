@@ -133,6 +133,7 @@ class Scheduler:
             self.close()
         self.kernel = self.scenario.fresh(self.fixes)
         self.world = self.kernel.world
+        self.world.interleaved = True
         self.tasks = {}
         for name, title, gen in self.scenario.tasks(self.kernel):
             self.tasks[name] = TaskState(name, title, gen)
