@@ -12,8 +12,10 @@ Without --live the kernel column comes from the recording shipped with ksmlab (m
 machine with KSM, and labelled as recorded), and /sys/kernel/mm/ksm is not touched.
 With --live (root, and a writable /sys/kernel/mm/ksm) the workload runs on this machine's
 KSM: ksmd is made to run one full pass at a time, and every knob it touches is restored
-afterwards, also on errors and ^C. Exit status: 0 when model and kernel agree wherever the
-workload says they should, 1 on an unexpected difference, 2 when it cannot run.
+afterwards, also on errors, ^C, SIGTERM and SIGHUP. Exit status: 0 when model and kernel
+agree wherever the workload says they should, 1 on an unexpected difference, 2 when it
+cannot run; 130, 143 or 129 when SIGINT, SIGTERM or SIGHUP stopped a live run (after it
+restored the knobs: it says so in one line).
 """
 
 
@@ -61,7 +63,7 @@ def _list() -> int:
 
 def main(args) -> int:
     from .compare import compare, write_recording
-    from .guard import LiveUnavailable
+    from .guard import LiveInterrupted, LiveUnavailable
     from .workload import WorkloadError
     from .workloads import all_workloads
 
@@ -91,6 +93,9 @@ def main(args) -> int:
                 recording=args.recording or "auto",
                 lock_timeout=args.lock_timeout,
             )
+        except LiveInterrupted as e:
+            print(f"interrupted: {e.outcome}", file=sys.stderr)
+            return 128 + e.signum
         except LiveUnavailable as e:
             print(f"live-compare: cannot run on the live kernel: {e.reason}", file=sys.stderr)
             return 2

@@ -388,7 +388,7 @@ def write_recording(comparisons, path, command: str) -> None:
     live = [c for c in comparisons if c.source == "live"]
     if not live:
         raise ValueError("nothing to record: no comparison ran on the live kernel")
-    per_run = ("seconds", "pass_seconds", "nudges", "recovered")
+    per_run = ("seconds", "pass_seconds", "nudges", "recovered", "left")
     info = {k: v for k, v in live[0].info.items() if k not in per_run}
     one = {"separators": (",", ":")}
     lines = [
