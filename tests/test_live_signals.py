@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from ksmtest import live_unavailable
 
-from ksmlab.live import LiveBusy
+from ksmlab.live import LiveBusy, LiveInterrupted
 from ksmlab.live.driver import LiveSession, child_pids, remove_leftover_folders
 from ksmlab.live.guard import (
     BOOT_ID,
@@ -85,7 +85,7 @@ def until_no_child_is_left():
 
 @pytest.mark.live
 @pytest.mark.parametrize("sig", list(EXIT))
-@pytest.mark.parametrize("point", SIGNAL_POINTS)
+@pytest.mark.parametrize("point", [p for p in SIGNAL_POINTS if p != "waiting"])
 def test_a_signal_at_any_moment_restores_everything(live, point, sig):
     """Also inside Popen() (``spawned``: the child exists, the session has not recorded it
     yet), between mkdtemp() and recording the folder, between a fork and the new process's
@@ -102,7 +102,26 @@ def test_a_signal_at_any_moment_restores_everything(live, point, sig):
 
 
 @pytest.mark.live
-def test_an_uninterrupted_run_passes_every_point(live):
+def test_a_signal_while_waiting_for_the_lock_lets_go_of_it(live, monkeypatch):
+    fds = len(os.listdir("/proc/self/fd"))
+    with LiveSession():
+        monkeypatch.setenv(SIGNAL_AT_ENV, "waiting:SIGTERM")
+        with pytest.raises(LiveInterrupted) as stop:
+            with LiveSession(lock_timeout=30):
+                pass
+        monkeypatch.delenv(SIGNAL_AT_ENV)
+        assert (stop.value.signum, stop.value.outcome) == (signal.SIGTERM,
+                                                           "no knob had been changed")
+        with pytest.raises(LiveBusy):  # the first run still holds the lock
+            with LiveSession(lock_timeout=0):
+                pass
+    assert len(os.listdir("/proc/self/fd")) == fds  # the waiting run closed its lock file
+    with LiveSession(lock_timeout=0):  # and the lock is free again
+        pass
+
+
+@pytest.mark.live
+def test_the_same_run_uninterrupted_agrees_and_exits_0(live):
     """The same run without the hook: it agrees with the model and exits 0."""
     status, out, err = finish(start_live(None))
     assert (status, err) == (0, "")

@@ -109,12 +109,13 @@ IDLE_COUNTERS = (
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 SIGNAL_AT_ENV = "KSMLAB_LIVE_SIGNAL_AT"
-#: where the test hook can send a signal: after taking the lock, after writing the
+#: where the test hook can send a signal: while waiting for another run's lock, after
+#: taking the lock, after writing the
 #: record, after parking ksmd, between creating the socket folder and recording it,
 #: between starting a child and recording it, after a fork (before the new process
 #: connects), while ksmd runs a pass, and in the teardown after run=2, before the other
 #: knobs are restored
-SIGNAL_POINTS = ("locked", "saved", "parked", "mkdtemp", "spawned", "forked", "pass",
+SIGNAL_POINTS = ("waiting", "locked", "saved", "parked", "mkdtemp", "spawned", "forked", "pass",
                  "restoring")
 
 
@@ -390,7 +391,8 @@ class KsmGuard:
 
     def _take_lock(self):
         path, self._state_path = lock_paths()
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        with signals_held():  # the teardown closes it, also if a signal ends the wait
+            fd = self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
@@ -399,15 +401,14 @@ class KsmGuard:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-                    os.close(fd)
                     raise LiveBusy(
                         f"another live run holds {path} (pid {holder or '?'}) and did not "
                         f"finish within {self.lock_timeout:g} s"
                     ) from None
+                signal_point("waiting")
                 time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
 
     def _read_record(self) -> dict | None:
         """The record a run left behind that did not restore (None if there is none, or
