@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from ksmtest import live_unavailable
 
+from ksmlab.__main__ import main as cli
 from ksmlab.live import LiveBusy, LiveInterrupted
 from ksmlab.live.driver import LiveSession, child_pids, remove_leftover_folders
 from ksmlab.live.guard import (
@@ -126,6 +127,28 @@ def test_the_same_run_uninterrupted_agrees_and_exits_0(live):
     status, out, err = finish(start_live(None))
     assert (status, err) == (0, "")
     assert "kernel: live" in out and "agree after every one" in out
+
+
+@pytest.mark.live
+def test_a_run_that_fails_is_one_line_too(live, monkeypatch, capsys):
+    """A child that dies under the driver ends the run with LiveFailure (after every knob
+    is restored): the command says so in one line, status 2."""
+    original = LiveSession.proc_state
+
+    def dying(self, name):
+        if len(self.pass_seconds) == 1:
+            os.kill(self.children[name].pid, signal.SIGKILL)
+        return original(self, name)
+
+    monkeypatch.setattr(LiveSession, "proc_state", dying)
+    status = cli(["live-compare", "duplicates", "--live"])
+    out, err = capsys.readouterr()
+    if status == 2 and "cannot run on the live kernel" in err:
+        live_unavailable(err.strip())
+    assert (status, out) == (2, "")
+    # "... during observe", and the OS's words when the write saw the death first
+    assert err.startswith("live-compare: the live run failed: process a died during observe")
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 # -- SIGKILL: the next run undoes what the killed one left -----------------------------------

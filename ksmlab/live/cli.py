@@ -122,7 +122,7 @@ def _usage_error(args) -> str:
 
 def main(args) -> int:
     from .compare import compare, load_recording
-    from .guard import LiveInterrupted, LiveUnavailable
+    from .guard import LiveError, LiveInterrupted, LiveUnavailable
     from .workload import WorkloadError
     from .workloads import all_workloads
 
@@ -154,6 +154,8 @@ def main(args) -> int:
             return 128 + e.signum
         except LiveUnavailable as e:
             return _fail(f"cannot run on the live kernel: {e.reason}")
+        except LiveError as e:  # it started, but could not finish (or not restore)
+            return _fail(f"the live run failed: {e}")
         except WorkloadError as e:
             return _fail(str(e))
         except (KeyError, ValueError) as e:  # the recording named does not fit
