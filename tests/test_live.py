@@ -2,8 +2,8 @@
 
 Tests marked ``live`` need root and a writable /sys/kernel/mm/ksm. Where that is missing
 they skip with the reason, except under ``KSMLAB_REQUIRE_LIVE=1`` (set by .ci/run), where
-they fail. The other tests (workload validation, the opt-in, the recording, the command
-line) run everywhere and never write to sysfs.
+they fail (the ``live`` fixture, in conftest.py). The other tests (workload validation,
+the opt-in, the recording, the command line) run everywhere and never write to sysfs.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
+from ksmtest import live_unavailable as _unavailable
 
 from ksmlab.__main__ import main as cli
 from ksmlab.live import (
@@ -46,35 +47,8 @@ from ksmlab.live import guard as live_guard
 from ksmlab.live.driver import LiveSession, child_pids
 from ksmlab.live.guard import KSM_DIR, WRITABLE_KNOBS, lock_paths, read_knobs
 
-REQUIRE_LIVE = os.environ.get("KSMLAB_REQUIRE_LIVE") == "1"
-IDLE = ("pages_shared", "pages_sharing", "pages_unshared", "pages_volatile")
 #: knobs as they were when this module was imported (None: no KSM here)
 KNOBS_AT_START = read_knobs() if availability() is None else None
-
-
-def _unavailable(reason: str):
-    if REQUIRE_LIVE:
-        pytest.fail(f"KSMLAB_REQUIRE_LIVE=1 but the live kernel cannot be used: {reason}")
-    pytest.skip(f"live kernel unavailable: {reason}")
-
-
-@pytest.fixture
-def live():
-    """Skip (or, under KSMLAB_REQUIRE_LIVE=1, fail) without a usable KSM; afterwards,
-    every knob reads as before and no child process is left."""
-    reason = availability()
-    if reason:
-        _unavailable(reason)
-    before = read_knobs()
-    yield
-    assert read_knobs() == before
-    assert child_pids() == []
-    assert {n: _counter(n) for n in IDLE} == dict.fromkeys(IDLE, 0)
-
-
-def _counter(name) -> int:
-    with open(os.path.join(KSM_DIR, name)) as f:
-        return int(f.read())
 
 
 def _compare_live(name):
@@ -363,18 +337,25 @@ def test_failed_run_restores_everything(live, monkeypatch):
 
 
 @pytest.mark.live
-def test_a_killed_run_is_undone_by_the_next(live):
-    """A run killed with SIGKILL leaves its knobs set and their saved values on disk."""
+def test_a_record_of_an_older_ksmlab_is_trusted_only_where_it_holds(live, capfd):
+    """A record without the values its run wrote (as ksmlab kept it before): a knob that
+    reads as saved is kept; one that does not is left as found, and named, since nothing
+    says the lab set it (the SIGKILL tests in test_live_signals.py cover today's record)."""
     before = read_knobs()
+    by_hand = "4242" if before["pages_to_scan"] != "4242" else "4243"
     _, state = lock_paths()
     with open(state, "w") as f:
         json.dump({"pid": 1, "knobs": before}, f)
     try:
         with open(os.path.join(KSM_DIR, "pages_to_scan"), "w") as f:
-            f.write("4242")
+            f.write(by_hand)
         with LiveSession() as s:
             assert s.recovered
-        assert read_knobs() == before
+        why = (f"reads {by_hand}, not a value the killed run wrote (its record does not say "
+               f"what it wrote); it had saved {before['pages_to_scan']}")
+        assert s.left == {"pages_to_scan": why}
+        assert capfd.readouterr().err == f"ksmlab live: left pages_to_scan as found: it {why}\n"
+        assert read_knobs() == {**before, "pages_to_scan": by_hand}
         assert not os.path.exists(state)
     finally:
         if read_knobs() != before:

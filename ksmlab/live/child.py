@@ -128,7 +128,9 @@ def serve(path: str, name: str, npages: int) -> None:
 
 
 def main(argv) -> None:
+    # The driver holds its signals while it starts us: we take every signal again.
     # Children that exit before us are reaped at once; ^C is the driver's business.
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     path, name, npages = argv[1], argv[2], int(argv[3])

@@ -375,11 +375,19 @@ def _contents(pages) -> str:
 
 
 def load_recording(path=None) -> dict:
-    """A recording (by default the one shipped in ``ksmlab/data``)."""
-    with open(path or RECORDING) as f:
-        rec = json.load(f)
-    if rec.get("format") != RECORDING_FORMAT:
-        raise ValueError(f"{path or RECORDING} is not a {RECORDING_FORMAT} file")
+    """A recording (by default the one shipped in ``ksmlab/data``). Raises OSError if it
+    cannot be read, ValueError if it is not a recording."""
+    path = path or RECORDING
+    with open(path) as f:
+        try:
+            rec = json.load(f)
+        except ValueError as e:  # not JSON, or not text
+            raise ValueError(f"{path} is not a {RECORDING_FORMAT} file ({e})") from None
+    if not isinstance(rec, dict) or rec.get("format") != RECORDING_FORMAT:
+        raise ValueError(f"{path} is not a {RECORDING_FORMAT} file")
+    for key in ("recorded", "workloads"):
+        if not isinstance(rec.get(key), dict):
+            raise ValueError(f"{path} is a {RECORDING_FORMAT} file without its {key!r} table")
     return rec
 
 
@@ -388,7 +396,7 @@ def write_recording(comparisons, path, command: str) -> None:
     live = [c for c in comparisons if c.source == "live"]
     if not live:
         raise ValueError("nothing to record: no comparison ran on the live kernel")
-    per_run = ("seconds", "pass_seconds", "nudges", "recovered")
+    per_run = ("seconds", "pass_seconds", "nudges", "recovered", "left")
     info = {k: v for k, v in live[0].info.items() if k not in per_run}
     one = {"separators": (",", ":")}
     lines = [
@@ -418,13 +426,17 @@ def _recorded(workload: Workload, recording):
     entry = rec["workloads"].get(workload.name)
     if entry is None:
         raise KeyError(f"the recording has no workload {workload.name!r}")
-    if entry["steps"] != steps_digest(workload):
-        raise ValueError(
-            f"the recording of {workload.name!r} is of different steps than this workload"
-        )
-    info = dict(rec["recorded"])
-    info.update({k: entry.get(k) for k in ("seconds", "pass_seconds", "nudges")})
-    return [Observation.from_json(o) for o in entry["kernel"]], info
+    try:
+        if entry["steps"] != steps_digest(workload):
+            raise ValueError(
+                f"the recording of {workload.name!r} is of different steps than this workload"
+            )
+        info = dict(rec["recorded"])
+        info.update({k: entry.get(k) for k in ("seconds", "pass_seconds", "nudges")})
+        return [Observation.from_json(o) for o in entry["kernel"]], info
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"the recording of {workload.name!r} is damaged "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def compare(
@@ -464,6 +476,8 @@ def compare(
         try:
             kernel, info = _recorded(workload, recording)
         except FileNotFoundError:
+            if recording != "auto":  # a file the caller named must be there
+                raise
             note += "; no recording found"
         except (KeyError, ValueError) as e:
             if recording != "auto":
