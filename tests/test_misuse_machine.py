@@ -49,6 +49,13 @@ KNOB_VALUES = {"pages_to_scan": st.integers(1, 30), "sleep_millisecs": st.intege
 NOT_INTS = [None, True, False, 1.0, "1", b"1", [1]]
 NOT_BYTES = [None, "x", 7, [1], memoryview(b"x")]
 NOT_NAMES = [None, 5, b"x", 1.5, ["a"]]
+BAD_KERNEL_ARGS = [
+    ({"nodes": 0}, ValueError),
+    ({"nodes": 65}, ValueError),
+    ({"nodes": True}, TypeError),
+    ({"nodes": "2"}, TypeError),
+    ({"fixes": "all"}, TypeError),
+]
 
 
 def full(data: bytes) -> bytes:
@@ -80,7 +87,8 @@ class MisuseMachine(RuleBasedStateMachine):
         self.alien = self.other.spawn(self._name())  # the same name as none of ours
         self.alien_base = self.alien.mmap(2, node=1)
         self.alien.write(self.alien_base, b"alien")
-        self.other.spawn("alien-dead").exit()
+        self.alien_dead = self.other.spawn("alien-dead")
+        self.alien_dead.exit()
         self.other_snap = self._other_snapshot()
         self.k.check()
 
@@ -137,7 +145,10 @@ class MisuseMachine(RuleBasedStateMachine):
         return snapshot(self.k, self._mappings())
 
     def _other_snapshot(self):
-        return snapshot(self.other, {self.alien: [(self.alien_base, 2)]})
+        return snapshot(self.other, {self.alien: [(self.alien_base, 2)], self.alien_dead: []})
+
+    def _not_procs(self):
+        return [None, "p1", 1, self.k, self.other, self.k.sysfs]
 
     def _scans(self):
         return self.knobs["run"] == 1
@@ -265,19 +276,26 @@ class MisuseMachine(RuleBasedStateMachine):
         live = self.procs[d(ix) % len(self.procs)] if self.procs else None
         mapped = self._mapped(d(ix)) if self.has_maps() else None
         addr = self._addr(mapped, d(ix), d(ix))[2] if mapped else None
+        kargs, kexc = d(st.sampled_from(BAD_KERNEL_ARGS))
         cases = [
             ("spawn(bad name)", lambda: k.spawn(d(st.sampled_from(NOT_NAMES))), TypeError, None),
             ("spawn('')", lambda: k.spawn(""), ValueError, None),
             ("process(bad name)", lambda: k.process(d(st.sampled_from(NOT_NAMES))), TypeError,
              None),
             ("process(unknown)", lambda: k.process("nobody"), ValueError, None),
-            ("page_at(None)", lambda: k.page_at(None, 0), TypeError, None),
+            ("page_at(not a Process)", lambda: k.page_at(d(st.sampled_from(self._not_procs())), 0),
+             TypeError, None),
+            ("swap_out(not a Process)",
+             lambda: k.swap_out(d(st.sampled_from(self._not_procs())), 0), TypeError, None),
+            ("migrate(not a Process)",
+             lambda: k.migrate(d(st.sampled_from(self._not_procs())), 0, 0), TypeError, None),
+            ("page_at(alien dead)", lambda: k.page_at(self.alien_dead, 0), ValueError, None),
+            ("Kernel(bad)", lambda: Kernel(**kargs), kexc, None),
             ("page_at(alien)", lambda: k.page_at(self.alien, self.alien_base), ValueError, None),
             ("swap_out(alien)", lambda: k.swap_out(self.alien, self.alien_base), ValueError,
              None),
             ("migrate(alien)", lambda: k.migrate(self.alien, self.alien_base, 0), ValueError,
              None),
-            ("swap_out(str)", lambda: k.swap_out("p1", 0), TypeError, None),
             ("migrate(bad node)",
              lambda: k.migrate(self.alien, self.alien_base, d(st.sampled_from(NOT_INTS))),
              ValueError, None),
