@@ -214,36 +214,45 @@ class Ksmd:
     def __init__(self, world):
         self._w = world
 
-    def _require_run(self):
+    def _require_run(self, what):
         if not self._w.ksm.run & KSM_RUN_MERGE:
-            raise RuntimeError(
-                f"ksmd only scans while run=1 (run is {self._w.ksm.run}): "
+            raise ValueError(
+                f"{what}: ksmd only scans while run=1 (run is {self._w.ksm.run}): "
                 "k.sysfs.write('run', 1) first"
             )
 
+    def _require_pass(self, what):
+        self._require_run(what)
+        if self._w.ksm.pages_to_scan == 0:
+            raise ValueError(f"{what}: pages_to_scan is 0, so ksmd would never finish a pass")
+
     def scan(self, pages=None) -> int:
         """One batch of up to ``pages`` rmap_items (default: the pages_to_scan knob);
-        returns how many went through cmp_and_merge_page."""
-        self._require_run()
+        returns how many went through cmp_and_merge_page. ValueError unless run=1."""
+        if pages is not None:
+            _int(pages, "pages")
+            if pages < 0:
+                raise ValueError(f"pages must be >= 0, not {pages}")
+        self._require_run("scan")
         if pages is None:
             pages = self._w.ksm.pages_to_scan
-        _int(pages, "pages")
-        if pages < 0:
-            raise ValueError(f"pages must be >= 0, not {pages}")
         return _run(self._w, "ksmd", ksmd_batch(self._w, pages))
 
     def full_scan(self) -> int:
         """Batches of pages_to_scan until the pass in progress (or a whole new one) ends;
-        returns the pages scanned. Nothing happens while no mm is registered."""
-        self._require_run()
-        ksm = self._w.ksm
-        if ksm.pages_to_scan == 0:
-            raise RuntimeError("pages_to_scan is 0: ksmd would never finish a pass")
+        returns the pages scanned. Nothing happens while no mm is registered.
+        ValueError unless run=1 and pages_to_scan > 0."""
+        self._require_pass("full_scan")
         return _run(self._w, "ksmd", ksm_scan_thread(self._w, 1))
 
     def passes(self, n) -> int:
-        """``n`` full passes; returns the pages scanned."""
-        return sum(self.full_scan() for _ in range(_int(n, "n")))
+        """``n`` full passes; returns the pages scanned. ValueError as ``full_scan``."""
+        _int(n, "n")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, not {n}")
+        if n:
+            self._require_pass("passes")
+        return sum(self.full_scan() for _ in range(n))
 
 
 class Kernel:
@@ -299,14 +308,26 @@ class Kernel:
         return self._adopt(name, mm)
 
     def process(self, name) -> Process:
+        """The process called ``name`` (exited ones too); ValueError if there is none."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
         for p in self.processes:
             if p.name == name:
                 return p
-        raise KeyError(name)
+        known = ", ".join(p.name for p in self.processes) or "none"
+        raise ValueError(f"name: no process called {name!r} (processes: {known})")
+
+    def _own(self, proc, what):
+        """``proc`` as a Process of this kernel: another kernel's process would have this
+        kernel act on pages, swap slots and frames that are not its own."""
+        if not isinstance(proc, Process):
+            raise TypeError(f"{what}: proc must be a Process, not {type(proc).__name__}")
+        if proc.kernel is not self or not any(p is proc for p in self.processes):
+            raise ValueError(f"{what}: proc {proc.name!r} belongs to another Kernel")
+        return proc
 
     def _present_page(self, proc, addr, what):
-        if not isinstance(proc, Process):
-            raise TypeError(f"proc must be a Process, not {type(proc).__name__}")
+        self._own(proc, what)
         proc._page_addr(addr, what)
         pte = proc.mm.ptes.get(addr)
         if pte.__class__ is not Present:
@@ -321,8 +342,12 @@ class Kernel:
         return pte.page
 
     def page_at(self, proc, addr):
-        """The page ``proc`` maps present at ``addr``, or None."""
-        pte = proc.mm.ptes.get(_int(addr, "addr"))
+        """The page ``proc`` maps present at ``addr``, or None (also for an address that
+        is unmapped or not page-aligned). KernelError ESRCH once ``proc`` has exited."""
+        self._own(proc, "page_at")
+        _int(addr, "addr")
+        proc._live("page_at")
+        pte = proc.mm.ptes.get(addr)
         return pte.page if pte.__class__ is Present else None
 
     def swap_out(self, proc, addr) -> int:
@@ -342,6 +367,7 @@ class Kernel:
 
     def migrate(self, proc, addr, node) -> int:
         """Migrate the frame ``proc`` maps at ``addr`` to ``node``; returns the new pfn."""
+        self._own(proc, "migrate")
         _int(node, "node")
         w = self.world
         if not 0 <= node < w.nodes:

@@ -199,9 +199,9 @@ def test_ksmd_refuses_unless_run_is_1(run):
     make_mergeable(k, a, 2, ["x", "x"])
     k.sysfs.write("run", run)
     before = _state(k)
-    with pytest.raises(RuntimeError, match=r"run.*1"):
+    with pytest.raises(ValueError, match=r"run.*1"):
         k.ksmd.full_scan()
-    with pytest.raises(RuntimeError, match=r"run.*1"):
+    with pytest.raises(ValueError, match=r"run.*1"):
         k.ksmd.scan(pages=10)
     assert _state(k) == before
 

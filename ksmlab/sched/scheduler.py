@@ -115,9 +115,10 @@ class Scheduler:
     """
 
     def __init__(self, scenario, fixes=None):
+        from .. import scenarios
         from ..fixes import Fixes
 
-        self.scenario = scenario
+        self.scenario = scenarios.get(scenario)
         self.fixes = fixes if fixes is not None else Fixes.all()
         if not isinstance(self.fixes, Fixes):
             raise TypeError(f"fixes must be a Fixes, not {type(self.fixes).__name__}")
@@ -214,12 +215,19 @@ class Scheduler:
         self.trace.append(ev)
         return ev
 
+    def take(self, schedule):
+        """Take the steps of ``schedule`` (a Schedule, its text or a list of task names)
+        in order, yielding each TraceEvent. A run ``NAME*N`` is taken step by step, never
+        expanded, so a count larger than its task can run fails (ScheduleError) at the first
+        step the task cannot take, without storing the steps."""
+        for name, count in Schedule.runs_of(schedule):
+            for _ in range(count):
+                yield self.step(name)
+
     def run(self, schedule) -> "Scheduler":
-        """Take the steps of ``schedule`` (a Schedule or its text) in order."""
-        if isinstance(schedule, str):
-            schedule = Schedule.parse(schedule)
-        for name in schedule:
-            self.step(name)
+        """Take the steps of ``schedule`` (as ``take``) in order."""
+        for _ev in self.take(schedule):
+            pass
         return self
 
     def undo(self) -> None:

@@ -32,6 +32,10 @@ class SysfsPanel(W.VBox):
     the Write button does with the knob and value fields."""
 
     def __init__(self, kernel=None, figures=True):
+        from ..kernel import Kernel
+
+        if kernel is not None and not isinstance(kernel, Kernel):
+            raise TypeError(f"kernel must be a Kernel or None, not {type(kernel).__name__}")
         self.kernel = kernel if kernel is not None else demo_kernel()
         self.figures = figures
         self.history = [self.kernel.sysfs.snapshot()]
@@ -76,7 +80,7 @@ class SysfsPanel(W.VBox):
         """One full ksmd pass (run must be 1); counters recorded and plotted."""
         try:
             scanned = self.kernel.ksmd.full_scan()
-        except RuntimeError as err:
+        except ValueError as err:
             text = f"ksmd did not run: {err}"
         else:
             self.history.append(self.kernel.sysfs.snapshot())
