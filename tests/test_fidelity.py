@@ -1,0 +1,93 @@
+"""Fidelity to 3.9 in places a learner can see in a counter: a KSM page is never merged
+into another, a write fault waits for a locked page, the unstable roots 3.9 leaves alone,
+sysfs writes as the kernel takes them."""
+
+from ksmtest import assert_counters, ksm_stat
+
+from ksmlab import MADV_MERGEABLE, PAGE_SIZE, Kernel, PageKsm, worlds
+from ksmlab.ksm.scan import ksmd_batch
+from ksmlab.mm.page import page_stable_node
+from ksmlab.sched.scheduler import TaskState
+
+PS = PAGE_SIZE
+
+
+def _drive(w, task, until=None):
+    """Run ``task`` as the current task until it yields a point labelled ``until`` (or to
+    its end, returning its result)."""
+    w.current = task
+    try:
+        while True:
+            ev = task.gen.send(None)
+            if ev.label == until:
+                return ev
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        w.current = None
+
+
+# -- a KSM page is never merged into another (page_address_in_vma) ------------------------
+def test_migrated_ksm_page_in_the_wrong_tree_is_never_merged():
+    k = worlds.migrated_into_wrong_tree()
+    a, b = k.process("a"), k.process("b")
+    a0, b0 = a.mm.vmas[0].start, b.mm.vmas[0].start
+    ka, kb = k.page_at(a, a0), k.page_at(b, b0)
+    assert (ka.nid, kb.nid) == (1, 1) and ka is not kb
+    assert_counters(k, shared=2, sharing=2, full_scans=2)
+    a_node = page_stable_node(ka)
+    for n in range(3, 7):
+        k.ksmd.full_scan()
+        k.check()
+        # a's items meet b's node in node 1's tree; the merge is refused every pass
+        assert_counters(k, shared=1, sharing=1, volatile=2, full_scans=n)
+        assert [k.page_at(a, a0 + i * PS) for i in range(2)] == [ka, ka]
+        assert [k.page_at(b, b0 + i * PS) for i in range(2)] == [kb, kb]
+        assert PageKsm(ka) and page_stable_node(ka) is a_node
+        assert k.ksm.migrate_nodes == [a_node] and a_node.hlist == []
+        assert [len(t) for t in k.ksm.root_stable_tree] == [0, 1]
+        assert ksm_stat(a)["ksm_merging_pages"] == 0
+        assert ksm_stat(b)["ksm_merging_pages"] == 2
+    assert a.read(a0).rstrip(b"\0") == b"same page"
+
+
+def _orphan_world():
+    """P's two equal pages; ksmd pauses between the two halves of try_to_merge_two_pages
+    (the first page is a KSM page with no stable node yet), P forks C and rewrites the
+    other page: the second half fails, break_cow gives P a copy, and C keeps mapping a
+    KSM page that has no stable node."""
+    k = Kernel(nodes=1)
+    p = k.spawn("P")
+    base = p.mmap(2)
+    for i in range(2):
+        p.write(base + i * PS, b"same page")
+    p.madvise(base, 2, MADV_MERGEABLE)
+    k.sysfs.write("run", 1)
+    k.ksmd.full_scan()
+    w = k.world
+    task = TaskState("ksmd", "ksmd", ksmd_batch(w, 100))
+    assert _drive(w, task, "try_to_merge_two_pages:between") is not None
+    c = p.fork("C")
+    p.write(base, b"changed")
+    _drive(w, task)
+    k.check()
+    return k, p, c, base
+
+
+def test_mapped_ksm_page_without_stable_node_is_never_merged():
+    k, p, c, base = _orphan_world()
+    orphan = k.page_at(c, base + PS)
+    assert PageKsm(orphan) and page_stable_node(orphan) is None
+    assert_counters(k, unshared=1, volatile=1, full_scans=2)
+    for n in range(3, 7):
+        k.ksmd.full_scan()
+        k.check()
+        # P's copy and C's first page merge from pass 4 on; the orphan stays volatile
+        assert_counters(
+            k, shared=int(n >= 4), sharing=int(n >= 4), unshared=1, volatile=3 - 2 * (n >= 4),
+            full_scans=n,
+        )
+        assert k.page_at(c, base + PS) is orphan and page_stable_node(orphan) is None
+    kpage = k.page_at(p, base + PS)
+    assert kpage is not orphan and k.page_at(c, base) is kpage
+    assert page_stable_node(kpage).hlist and len(page_stable_node(kpage).hlist) == 2
