@@ -13,7 +13,7 @@ import pickle
 from .errors import KernelError
 from .kernel import Kernel
 from .ksm.scan import ksm_scan_thread
-from .ksm.sysfs import sysfs_store
+from .ksm.sysfs import sysfs_write_file
 from .mm.fork import dup_mmap
 from .mm.madvise import MADV_MERGEABLE
 from .mm.memory import user_access
@@ -32,7 +32,7 @@ def admin(w, writes):
     errors = []
     for name, value in writes:
         try:
-            yield from sysfs_store(w, name, str(value))
+            yield from sysfs_write_file(w, name, str(value).encode())
         except KernelError as err:
             errors.append((name, value, err.errno))
     return errors
