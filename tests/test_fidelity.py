@@ -6,7 +6,12 @@ from ksmtest import assert_counters, ksm_stat
 
 from ksmlab import MADV_MERGEABLE, PAGE_SIZE, Kernel, PageKsm, worlds
 from ksmlab.ksm.scan import ksmd_batch
+from ksmlab.mm.memory import user_access
+from ksmlab.mm.migrate import migrate_pages
 from ksmlab.mm.page import page_stable_node
+from ksmlab.mm.pte import MigrationEntry, Present
+from ksmlab.mm.vmscan import isolate_lru_page
+from ksmlab.sched.points import Blocked
 from ksmlab.sched.scheduler import TaskState
 
 PS = PAGE_SIZE
@@ -91,3 +96,51 @@ def test_mapped_ksm_page_without_stable_node_is_never_merged():
     kpage = k.page_at(p, base + PS)
     assert kpage is not orphan and k.page_at(c, base) is kpage
     assert page_stable_node(kpage).hlist and len(page_stable_node(kpage).hlist) == 2
+
+
+# -- a write fault on a locked page waits for the lock (do_wp_page) -----------------------
+def test_write_fault_sleeps_on_the_page_lock_migration_holds():
+    k = Kernel(nodes=2)
+    p = k.spawn("P")
+    a = p.mmap(1)
+    p.write(a, b"P's data")
+    c = p.fork("C")
+    w = k.world
+    page = k.page_at(p, a)
+    isolate_lru_page(page)
+    m = TaskState("migration", "migrate P's page to node 1", migrate_pages(w, page, 1))
+    _drive(w, m, "try_to_unmap:next_vma")  # locked; P's PTE is a migration entry now
+    assert p.pte(a).__class__ is MigrationEntry
+    assert c.pte(a).__class__ is Present and c.pte(a).page is page and page.mapcount == 1
+    t = TaskState("C", "C writes its page", user_access(w, c.mm.find_vma(a), a, b"C's data"))
+    ev = _drive(w, t, "do_wp_page:lock_page")
+    # C's page is exclusive now, but it is not reused (nor copied) under migration's lock
+    assert ev.__class__ is Blocked and not ev.ready()
+    assert ev.reason == f"page {page.pfn:#x} is locked by migration"
+    assert c.pte(a).page is page and page.content == b"P's data"
+    # the sleeping fault's reference makes this migration pass fail; the lock is let go
+    _drive(w, m, "migrate_pages:retry")
+    assert page.lock_owner is None and p.pte(a).page is page and c.pte(a).page is page
+    # C wakes, finds its PTE changed, faults again and copies (two mappings again)
+    assert _drive(w, t) is None
+    copy = c.pte(a).page
+    assert copy is not page and copy.content == b"C's data" and page.mapcount == 1
+    new = _drive(w, m)
+    assert new is not None and new.nid == 1 and p.pte(a).page is new
+    assert p.read(a).rstrip(b"\0") == b"P's data"
+    assert c.read(a).rstrip(b"\0") == b"C's data"
+    k.check()
+
+
+def test_write_fault_on_an_unlocked_exclusive_page_reuses_it():
+    k = Kernel(nodes=1)
+    p = k.spawn("P")
+    a = p.mmap(1)
+    p.write(a, b"old")
+    k.swap_out(p, a)
+    assert p.read(a).rstrip(b"\0") == b"old"  # swapped in read-only, still in swap cache
+    page = k.page_at(p, a)
+    assert not p.pte(a).writable and page.swapcache
+    p.write(a, b"new")
+    assert k.page_at(p, a) is page and p.pte(a).writable and not page.swapcache
+    k.check()
