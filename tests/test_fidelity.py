@@ -4,6 +4,7 @@ sysfs writes as the kernel takes them."""
 
 from ksmtest import assert_counters, ksm_stat
 
+import ksmlab
 from ksmlab import MADV_MERGEABLE, PAGE_SIZE, Kernel, PageKsm, worlds
 from ksmlab.ksm.scan import ksmd_batch
 from ksmlab.mm.memory import user_access
@@ -144,3 +145,41 @@ def test_write_fault_on_an_unlocked_exclusive_page_reuses_it():
     p.write(a, b"new")
     assert k.page_at(p, a) is page and p.pte(a).writable and not page.swapcache
     k.check()
+
+
+# -- the unstable roots 3.9 does not reset ------------------------------------------------
+def _items(tree):
+    return [(i.mm.owner, i.address) for i in tree]
+
+
+def test_only_the_roots_in_force_are_reset():
+    k = Kernel(nodes=2)
+    k.sysfs.write("merge_across_nodes", 0)
+    p = k.spawn("P")
+    base = p.mmap(2, node=1)
+    p.write(base, b"node 1 page x")
+    p.write(base + PS, b"node 1 page y")
+    p.madvise(base, 2, MADV_MERGEABLE)
+    k.sysfs.write("run", 1)
+    k.ksmd.passes(2)
+    x, y = ("P", base), ("P", base + PS)
+    assert k.ksmd.scan(1) == 1  # pass 3 begins: x goes into node 1's tree
+    roots = k.ksm.root_unstable_tree
+    assert [_items(t) for t in roots] == [[], [x]]
+    k.sysfs.write("merge_across_nodes", 1)  # allowed: KSM shares no page
+    assert k.ksmd.scan(1) == 1 and [_items(t) for t in roots] == [[y], [x]]
+    assert k.ksmd.scan(1) == 0  # the end of pass 3
+    assert k.ksmd.scan(1) == 1  # pass 4 reset tree 0 only; x (age 1) goes into tree 0
+    assert [_items(t) for t in roots] == [[x], [x]]
+    assert_counters(k, unshared=2, full_scans=3)  # y still counts until its next visit
+    k.check()  # tree 1 is not read while merge_across_nodes=1
+    k.sysfs.write("merge_across_nodes", 0)  # mid-pass: ksmd will descend tree 1 again
+    try:
+        k.check()
+    except ksmlab.KernelOops as oops:
+        assert str(oops) == (
+            "invariant unstable_tree_consistent broken: RmapItem(P@0x7f0000000000 unstable) "
+            "is in unstable tree 1 but is not an unstable item of this pass"
+        )
+    else:
+        raise AssertionError("tree 1 still lists x, now linked in tree 0")
