@@ -90,8 +90,11 @@ def _try_to_free_swap(w, page):
 
 
 def try_to_merge_one_page(w, vma, page, kpage) -> int:
-    """try_to_merge_one_page(): ``page`` at ``addr`` becomes ``kpage`` (or, with no kpage,
-    the page itself becomes a KSM page with no stable node yet). 0 on success."""
+    """try_to_merge_one_page(): ``page`` becomes ``kpage`` (or, with no kpage, the page
+    itself becomes a KSM page with no stable node yet). 0 on success.
+
+    Simplification: no transparent huge page to split, no VM_LOCKED area to re-mlock
+    (the model has neither THP nor mlock)."""
     if page is kpage:  # a forked KSM page merges with itself
         return 0
     if not vma.mergeable or not PageAnon(page):
@@ -149,6 +152,8 @@ def break_ksm(w, vma, addr):
 
     3.9 looks with FOLL_MIGRATION (5117b3b835f2), so a page under migration is waited for;
     before the fix a migration entry reads as "nothing here" and the KSM page escapes.
+    The loop ends only on VM_FAULT_WRITE: the model's faults never fail (no SIGBUS,
+    SIGSEGV or OOM).
     """
     foll_migration = w.fixes.follow_page_migration_wait
     while True:

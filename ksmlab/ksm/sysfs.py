@@ -118,6 +118,9 @@ def _unsigned(text: str, name: str) -> int:
 
 
 def sysfs_read(w, name: str) -> int:
+    """The ``*_show()`` of ``name``. Counters that came after 3.9 (pages_skipped,
+    ksm_zero_pages, stable_node_chains, stable_node_dups) read 0: their features are not
+    modelled."""
     ksm = w.ksm
     if name == "full_scans":
         return ksm.ksm_scan.seqnr

@@ -70,7 +70,10 @@ def migration_entry_wait(w, mm, addr, pte):
 
 
 def handle_mm_fault(w, vma, addr, write):
-    """handle_mm_fault(): resolve one fault at ``addr``; returns VM_FAULT_* flags."""
+    """handle_mm_fault(): resolve one fault at ``addr``; returns VM_FAULT_* flags.
+
+    Simplification: a read of an untouched address maps the shared zero page in the
+    kernel; the model maps nothing and the read sees zeros."""
     mm = vma.mm
     pte = mm.ptes.get(addr)
     if pte is None:
@@ -110,6 +113,8 @@ def do_wp_page(w, vma, addr, pte):
     lock, the fault sleeps for it (3.9), then re-checks the PTE: changed meanwhile, it
     backs out and the access faults again. A KSM page is never reused in place (3.9),
     whoever maps it, and is copied without taking its lock.
+    Simplification: a reused page keeps its anon_vma (page_move_anon_rmap() is not
+    modelled; the anon_vma root, which every check here compares, is the same).
     """
     old = pte.page
     mm = vma.mm
@@ -224,7 +229,10 @@ def do_swap_page(w, vma, addr, pte, write):
 
 def user_access(w, vma, addr, content):
     """A user load (``content`` None) or whole-page store at ``addr``: fault under
-    mmap_sem for read until the PTE allows it. Returns the page's bytes for a load."""
+    mmap_sem for read until the PTE allows it. Returns the page's bytes for a load.
+
+    Simplification: accesses are whole pages; there is no TLB, so a PTE change is seen
+    at once (the kernel's TLB flushes are not modelled)."""
     mm = vma.mm
     write = content is not None
     yield from mm.mmap_sem.down_read(w, "do_page_fault:down_read")
