@@ -9,6 +9,7 @@ line) run everywhere and never write to sysfs.
 from __future__ import annotations
 
 import copy
+import errno
 import io
 import json
 import os
@@ -541,9 +542,24 @@ def test_sysfs_writes_byte_for_byte(live):
                     assert got == _model_write(name, start, data, kernfs=True), (name, data[:16])
                     seen += 1
                 g.set_knob(name, start)
+            from ksmlab import Kernel, KernelError
+            from ksmlab.ksm.sysfs import COUNTERS as MODEL_COUNTERS
+
+            for name in MODEL_COUNTERS:  # refused at open(), whatever is written
+                if not os.path.exists(os.path.join(g.ksm_dir, name)):
+                    continue
+                for data in (b"", b"0"):
+                    with pytest.raises(OSError) as kernel_err:
+                        g.write_raw(name, data)
+                    with pytest.raises(KernelError) as model_err:
+                        Kernel(nodes=1).sysfs.write(name, data)
+                    assert kernel_err.value.errno == model_err.value.errno == errno.EACCES
+                    seen += 1
     except LiveUnavailable as e:
         _unavailable(e.reason)
-    assert seen == len(RAW_KNOBS) * len(RAW_WRITES)
+    present = [n for n in (*RAW_KNOBS, *MODEL_COUNTERS) if os.path.exists(os.path.join(KSM_DIR, n))]
+    knobs = sum(n in RAW_KNOBS for n in present)
+    assert knobs >= 5 and seen == knobs * len(RAW_WRITES) + 2 * (len(present) - knobs)
 
 
 def test_the_model_cuts_a_long_sysfs_write_one_byte_before_kernfs():
