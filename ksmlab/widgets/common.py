@@ -54,7 +54,8 @@ STYLE = """<style>
 .ksmlab-widget .ksmlab-status-ready, .ksmlab-widget .ksmlab-status-waiting {
   border-left: 4px solid transparent; padding-left: 6px; }
 .ksmlab-widget .ksmlab-goal p { margin: 2px 0; }
-.ksmlab-app > .lm-TabBar .lm-TabBar-tab { flex: 0 0 auto; max-width: none; }
+.jupyter-widgets.widget-tab.ksmlab-app > .lm-TabBar .lm-TabBar-tab {
+  flex: 0 0 auto; max-width: none; }
 </style>"""
 
 

@@ -18,17 +18,22 @@ from .slices import Sliced
 __all__ = ["ExplorerPanel"]
 
 # a slice runs the search for about this long before the event loop gets a turn
-SLICE_SECONDS = 0.1
+SLICE_SECONDS = 0.05
+# ... and then the event loop has this long to handle what came in
+YIELD_SECONDS = 0.005
 # without a limit the bar approaches 100 % as n / (n + _HALF): it never runs backwards
 _HALF = 200
+# descriptions as wide as their text: never cut
+_LABEL = {"description_width": "initial"}
 
 
 class ExplorerPanel(Described, W.VBox):
     """``ExplorerPanel()``; ``explore_button.click()`` searches (``stop_button.click()``
     stops it), ``replay_button.click()`` opens the counterexample in ``self.stepper``
     (shown under the panel). ``show_call=False`` hides the Python call that replays it.
-    ``defer(fn)`` schedules the next slice of a search (default: the running event
-    loop's ``call_soon``; without a running loop the search runs to its end at once)."""
+    ``defer(fn)`` schedules the next slice of a search (default: on the running event
+    loop, YIELD_SECONDS later; without a running loop the search runs to its end at
+    once)."""
 
     description_text = (
         "An explorer panel appears here when the cell runs: it searches the schedules of "
@@ -50,18 +55,22 @@ class ExplorerPanel(Described, W.VBox):
             value=scenarios.get(scenario).name,
             description="scenario",
             layout=W.Layout(width="auto"),
+            style=_LABEL,
         )
         self.fix_boxes = {
             n: W.Checkbox(description=n, indent=False, layout=W.Layout(width="auto"))
             for n in Fixes.names()
         }
-        self.bound = W.BoundedIntText(value=2, min=0, max=4, description="preemptions")
-        self.strategy = W.Dropdown(
-            options=["dfs", "random", "pct"], value="dfs", description="strategy"
+        self.bound = W.BoundedIntText(
+            value=2, min=0, max=4, description="preemptions", style=_LABEL
         )
-        self.seed = W.IntText(value=0, description="seed")
+        self.strategy = W.Dropdown(
+            options=["dfs", "random", "pct"], value="dfs", description="strategy", style=_LABEL
+        )
+        self.seed = W.IntText(value=0, description="seed", style=_LABEL)
         self.max_schedules = W.BoundedIntText(
-            value=0, min=0, max=10**6, description="max runs", tooltip="0: no limit"
+            value=0, min=0, max=10**6, description="max runs", tooltip="0: no limit",
+            style=_LABEL,
         )
         self.explore_button = W.Button(
             description="Explore", button_style="primary", layout=W.Layout(width="auto")
@@ -72,7 +81,9 @@ class ExplorerPanel(Described, W.VBox):
         self.replay_button = W.Button(
             description="Replay in the stepper", disabled=True, layout=W.Layout(width="auto")
         )
-        self.progress = W.IntProgress(value=0, min=0, max=100, description="schedules")
+        self.progress = W.IntProgress(
+            value=0, min=0, max=100, description="schedules", style=_LABEL
+        )
         self.progress_text = W.HTML()
         self.stats = W.HTML()
         self.verdict = W.HTML()
@@ -267,10 +278,14 @@ class ExplorerPanel(Described, W.VBox):
 
 
 def _loop_soon():
-    """The running event loop's call_soon, or None outside one."""
+    """Run ``fn`` on the running event loop after a short pause, or None outside a loop.
+    The pause (not call_soon) lets the loop first finish handling the messages that came
+    in: a Stop click takes a few hops (tasks) from its socket to its handler, and with
+    call_soon each hop would wait for another slice."""
     import asyncio
 
     try:
-        return asyncio.get_running_loop().call_soon
+        loop = asyncio.get_running_loop()
     except RuntimeError:
         return None
+    return lambda fn: loop.call_later(YIELD_SECONDS, fn)

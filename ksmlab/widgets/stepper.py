@@ -304,7 +304,7 @@ def _disclosure(title, content):
     """A button that shows or hides ``content`` (reachable with Tab, unlike the
     accordion's headers)."""
     toggle = W.ToggleButton(value=False, description=f"Show {title}",
-                            layout=W.Layout(width="auto"))
+                            layout=W.Layout(width="max-content"))
     toggle.add_class("ksmlab-disclosure")
     box = W.Box([content], layout=W.Layout(display="none"))
 

@@ -66,8 +66,12 @@ class SysfsPanel(Described, W.VBox):
             ],
             value="run",
             description="knob",
+            style={"description_width": "initial"},
         )
-        self.value = W.Text(value="1", description="value", continuous_update=False)
+        self.value = W.Text(
+            value="1", description="value", continuous_update=False,
+            style={"description_width": "initial"},
+        )
         self.write_button = W.Button(description="Write", layout=W.Layout(width="auto"))
         self.pass_button = W.Button(
             description="Run one ksmd pass", layout=W.Layout(width="auto")
