@@ -47,8 +47,10 @@ class ExplorerPanel(Described, W.VBox):
         self._defer = defer
         self.result = None
         self.stepper = None
-        self._search = None
+        self._search = None  # the Sliced search while one runs
         self._stop = False
+        self._limit = None  # max_schedules of the running search
+        self._last = 0  # schedules done by it so far
         self.error = W.HTML()
         self.scenario = W.Dropdown(
             options=scenarios.names(),
@@ -158,6 +160,7 @@ class ExplorerPanel(Described, W.VBox):
             raise ValueError("a search is already running: stop it first")
         self._clear()
         self._stop = False
+        self._last = 0
         limit = self.max_schedules.value or None
         settings = dict(
             fixes=self.fixes,
@@ -209,9 +212,9 @@ class ExplorerPanel(Described, W.VBox):
             raise value
         if kind == "stopped":
             self.progress.bar_style = "warning"
-            self.progress_text.value = text_html(f"stopped after {self._last} schedules")
+            self.progress_text.value = text_html(f"stopped after {_schedules(self._last)}")
             self.verdict.value = banner_html(
-                "running", f"Stopped after {self._last} schedules: nothing found so far."
+                "running", f"Stopped after {_schedules(self._last)}: nothing found so far."
             )
             return
         self._show(value)
@@ -223,9 +226,7 @@ class ExplorerPanel(Described, W.VBox):
         else:
             pct = 100 * schedules // (schedules + _HALF)
         self.progress.value = max(self.progress.value, min(pct, 99))
-        self.progress_text.value = text_html(f"{schedules} schedules, bound {bound}")
-
-    _last = 0
+        self.progress_text.value = text_html(f"{_schedules(schedules)}, bound {bound}")
 
     def stop(self) -> None:
         """What Stop does: the search stops at its next schedule."""
@@ -239,7 +240,7 @@ class ExplorerPanel(Described, W.VBox):
         self.result = r
         self.progress.value = 100
         self.progress.bar_style = "success"
-        self.progress_text.value = text_html(f"done: {r.schedules} schedules")
+        self.progress_text.value = text_html(f"done: {_schedules(r.schedules)}")
         self.verdict.value = banner_html("violation" if r.found else "clean", r.verdict())
         self.stats.value = table_html(
             ("schedules", "steps", "pruned", "exhaustive", "bound", "window reached"),
@@ -275,6 +276,10 @@ class ExplorerPanel(Described, W.VBox):
         self.stepper = Stepper(ce.scenario.name, ce.fixes, figures=self.figures,
                                plan=ce.schedule)
         self.stepper_box.children = [self.stepper]
+
+
+def _schedules(n) -> str:
+    return "1 schedule" if n == 1 else f"{n} schedules"
 
 
 def _loop_soon():
