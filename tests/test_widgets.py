@@ -412,6 +412,12 @@ def test_click_queue_applies_clicks_in_the_order_the_browser_sent_them():
     assert done == [] and q.pending == 3 and len(drains) == 1  # one drain scheduled
     drains.pop()()
     assert done == ["a", "b", "c"] and q.pending == 0
+    q.submit(lambda: done.append("d"), stamp=5)
+    q.submit(lambda: done.append("from code"))  # no stamp: at once, after the queued ones
+    assert done[3:] == ["d", "from code"] and q.pending == 0 and drains == [q.drain]
+    later = ClickQueue()  # a stamp but no event loop to defer to (no kernel): at once
+    later.submit(lambda: done.append("e"), stamp=1)
+    assert done[-1] == "e"
 
 
 def test_click_queue_serialises_a_click_that_comes_during_another():

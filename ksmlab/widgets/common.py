@@ -180,8 +180,9 @@ def _kernel_loop_defer():
 
 
 def _browser_stamp():
-    """When the browser sent the comm message being handled (its header's date), or
-    None outside a kernel's message handler."""
+    """When the browser sent the comm message (a click) being handled: its header's
+    date; None outside a comm message's handler (a script, a test, or a cell that calls
+    ``click()`` itself, whose click is then applied at once)."""
     try:
         from IPython import get_ipython
 
@@ -189,7 +190,7 @@ def _browser_stamp():
         header = kernel.get_parent("shell").get("header", {}) if kernel is not None else {}
     except Exception:  # noqa: BLE001 - no kernel, or one without parent headers
         return None
-    return header.get("date")
+    return header.get("date") if header.get("msg_type") == "comm_msg" else None
 
 
 class ClickQueue:
@@ -200,27 +201,29 @@ class ClickQueue:
     order in which click handlers run is the event loop's, not necessarily the browser's.
     In a kernel, a click is therefore queued with the date its browser message carries and
     applied ``SETTLE`` seconds later, oldest first; a click that comes in while another is
-    being applied waits its turn. Outside a kernel (scripts, tests) a click is applied at
-    once. ``defer(fn)`` overrides how the drain is scheduled.
+    being applied waits its turn. A click that comes from code (a script, a test, a cell)
+    is applied at once. ``defer(fn)`` overrides how the drain is scheduled.
     """
 
     SETTLE = 0.03
 
     def __init__(self, defer=None):
         self._defer = defer
-        self._pending = []  # (stamp, seq, action)
+        self._pending = []  # (key, seq, action): a heap, oldest click first
         self._seq = 0
         self._scheduled = False
         self._busy = False
 
     def submit(self, action, stamp=None) -> None:
+        """Queue ``action``; ``stamp`` orders it (default: its browser message's date).
+        A click without a stamp is applied at once, after those already queued."""
         import heapq
 
         self._seq += 1
         stamp = _browser_stamp() if stamp is None else stamp
-        key = (0, stamp) if stamp is not None else (1, self._seq)  # unstamped go last
+        key = (0, stamp) if stamp is not None else (1, self._seq)
         heapq.heappush(self._pending, (key, self._seq, action))
-        defer = self._defer or _kernel_loop_defer()
+        defer = (self._defer or _kernel_loop_defer()) if stamp is not None else None
         if defer is None:
             self.drain()
         elif not self._scheduled:
