@@ -78,7 +78,7 @@ class Stepper(Described, W.VBox):
         self.reset_button = W.Button(description="Reset", layout=W.Layout(width="auto"))
         self._on(self.undo_button, self.undo)
         self._on(self.reset_button, self.reset)
-        self.replay_button = W.Button(layout=W.Layout(width="auto", display="none"))
+        self.replay_button = W.Button(layout=W.Layout(width="max-content", display="none"))
         self.replay_button.add_class("ksmlab-replay-offer")
         self._on(self.replay_button, self.replay_offered)
         self.message = W.HTML()
