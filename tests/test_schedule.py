@@ -532,3 +532,49 @@ def test_an_abandoned_replay_is_cleaned_up_quietly():
     finally:
         sys.unraisablehook = hook
     assert [str(u.exc_value) for u in seen] == []
+
+
+# -- run_until_blocked ---------------------------------------------------------------------
+def test_run_until_blocked_takes_migration_through_its_eagain_passes():
+    # U waits on the migration entry while holding a reference: every pass of M fails
+    s = Scheduler(scenarios.get("migration_during_break_ksm"), Fixes.all())
+    s.run("M M M U U")
+    assert s.tasks["U"].blocked and s.runnable() == ["M"]
+    events = s.run_until_blocked("M")
+    assert len(events) == 58 and all(ev.task == "M" for ev in events)
+    assert sum(ev.label == "migrate_pages:retry" for ev in events) == 10
+    assert s.tasks["M"].done and s.tasks["M"].result is None  # EAGAIN on all 10 passes
+    assert str(s.schedule) == "M*3 U*2 M*58"
+    assert not any(ev.preemption for ev in events)
+    s.close()
+
+
+def test_run_until_blocked_stops_when_the_task_blocks_or_ends():
+    s = Scheduler(scenarios.get("stale_stable_node_switch"), Fixes.all())
+    events = s.run_until_blocked("K")  # ksmd sleeps until run=1
+    assert [ev.label for ev in events] == ["ksm_scan_thread:wait_event"]
+    assert s.tasks["K"].blocked
+    with pytest.raises(ScheduleError, match="step 2: task K is blocked at"):
+        s.run_until_blocked("K")
+    s.close()
+    s = Scheduler(scenarios.get("migration_during_break_ksm"), Fixes.all())
+    events = s.run_until_blocked("U")
+    assert len(events) == 11 and s.tasks["U"].done and events[-1].label == "done"
+    with pytest.raises(ScheduleError, match="task U has finished"):
+        s.run_until_blocked("U")
+    s.close()
+
+
+def test_run_until_blocked_stops_where_told_and_within_its_limit():
+    s = Scheduler(scenarios.get("migration_during_break_ksm"), Fixes.all())
+    events = s.run_until_blocked("U", stop=lambda sched: len(sched.schedule) == 4)
+    assert len(events) == 4 and not s.tasks["U"].done
+    with pytest.raises(ValueError, match="task U ran 3 steps without ending or blocking"):
+        s.run_until_blocked("U", limit=3)
+    assert len(s.schedule) == 7  # the steps it took before the limit stay taken
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(ValueError, match="limit must be a positive int"):
+            s.run_until_blocked("U", limit=bad)
+    with pytest.raises(ScheduleError, match="there is no task 'X'"):
+        s.run_until_blocked("X")
+    s.close()

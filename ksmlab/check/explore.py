@@ -214,7 +214,7 @@ class _Search:
     def leaf(self, sched, violation):
         r = self.result
         r.schedules += 1
-        if self.progress is not None and r.schedules % 25 == 0:
+        if self.progress is not None:
             self.progress(r.schedules, r.bound)
         if violation is None:
             return
@@ -287,7 +287,7 @@ def explore(
     with a violation is explored to its end and the shortest counterexample reported.
     ``random`` and ``pct`` (probabilistic concurrency testing, with ``max_preemptions``+1
     priority change points) run ``max_schedules`` (default 1000) seeded runs.
-    ``progress(schedules, bound)`` is called as the search goes. With ``cache`` (dfs
+    ``progress(schedules, bound)`` is called after each schedule. With ``cache`` (dfs
     only), a state already explored with no more preemptions and steps is not explored
     again (``pruned`` counts them); without it, ``schedules`` is the plain count of
     interleavings within the bound.
