@@ -317,7 +317,7 @@ def test_sysfs_panel_writes_errors_and_passes():
     assert "echo 1 &gt; run: ok" in p.status.value and k.sysfs.read("run") == 1
     p.pass_button.click()
     p.pass_button.click()
-    assert "ksmd pass 2: scanned 16 pages" in p.status.value
+    assert "ksmd ran one pass: scanned 16 pages (full_scans now 2)" in p.status.value
     assert k.sysfs.read("pages_shared") == 4 and k.sysfs.read("pages_sharing") == 12
     assert "<td style='padding:0 6px'>pages_sharing</td><td style='padding:0 6px'>12</td>" in (
         p.counters_html.value
@@ -336,6 +336,14 @@ def test_sysfs_panel_writes_errors_and_passes():
         p.knobs_html.value
     )
     assert p.error.value == ""
+    # run=2 resets full_scans: the next pass says 1, as the counter reads, not "pass 3"
+    p.knob.value, p.value.value = "run", "2"
+    p.write_button.click()
+    p.value.value = "1"
+    p.write_button.click()
+    p.pass_button.click()
+    assert "ksmd ran one pass: scanned 16 pages (full_scans now 1)" in p.status.value
+    assert k.sysfs.read("full_scans") == 1
 
 
 def test_sysfs_panel_on_a_given_kernel_without_figures():

@@ -127,7 +127,9 @@ class SysfsPanel(Described, W.VBox):
             text = f"ksmd did not run: {err}"
         else:
             self.history.append(self.kernel.sysfs.snapshot())
-            text = f"ksmd pass {len(self.history) - 1}: scanned {scanned} pages"
+            # the kernel's own count: run=2 resets full_scans, the panel's history does not
+            full = self.kernel.sysfs.read("full_scans")
+            text = f"ksmd ran one pass: scanned {scanned} pages (full_scans now {full})"
         self.refresh()
         return text
 
