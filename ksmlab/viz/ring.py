@@ -167,7 +167,7 @@ def draw_ring(w, title=None, changed=(), culprit=()) -> Diagram:
         emph = "culprit" if n in culprit else "changed" if n in changed else None
         outline = CURSOR if nd["cursor"] else None
         d.box(b, kind, nd["title"], emph, outline=outline)
-    bottom = max(max(b.rect[3] for b in boxes.values()), max(p[1] for s in d.segments for p in s))
+    bottom = max([b.rect[3] for b in boxes.values()] + [p[1] for _, s in d.segments for p in s])
     lines = textwrap.wrap(f"run={w.ksm.run}: a new mm_slot goes {g.graph['rule']}", 60)
     for i, line in enumerate(lines):
         d.text(MARGIN, bottom + 22 + i * FONT * 1.3, line, italic=True)

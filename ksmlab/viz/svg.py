@@ -130,7 +130,8 @@ class Diagram:
     """An SVG picture of ``width`` x ``height`` pixels with a title and a description.
 
     ``texts`` lists every text's bounding box as (x0, y0, x1, y1, text, size) and
-    ``boxes`` every node box, ``segments`` every edge as a polyline; the tests read them.
+    ``boxes`` every node box, ``segments`` every line as (class, polyline), edges
+    between boxes having class "edge"; the tests read them.
     """
 
     def __init__(self, kind, title, desc=""):
@@ -212,7 +213,7 @@ class Diagram:
     def line(self, points, color=INK2, width=1.3, dash=None, arrow=True, title=None, cls="edge"):
         """A polyline through ``points``, with an arrowhead at the end (a polygon, so no
         marker ids are shared between diagrams on one page)."""
-        self.segments.append(list(points))
+        self.segments.append((cls, list(points)))
         d = f' stroke-dasharray="{dash}"' if dash else ""
         pts = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
         self._body.append(f'<g class="ksmlab-{cls}">')
@@ -265,7 +266,7 @@ class Diagram:
         for b in self.boxes.values():
             xs.append(b.rect[2])
             ys.append(b.rect[3])
-        for seg in self.segments:
+        for _, seg in self.segments:
             xs += [p[0] for p in seg]
             ys += [p[1] for p in seg]
         self.width = max(self.width, max(xs) + margin)
