@@ -124,9 +124,18 @@ def test_format_trace_of_each_counterexample(name):
     text = viz.format_trace(r.trace, r.violation)
     lines = text.splitlines()
     assert lines[0].startswith("step  task")
-    assert len(lines) == len(r.trace) + 2
-    assert lines[-1] == f"VIOLATION: {r.violation}"
-    assert sum("*" == ln[4] for ln in lines[1:-1]) == r.preemptions
+    steps = [ln for ln in lines if re.match(r"^ *\d+[ *] ", ln)]
+    assert len(steps) == len(r.trace)
+    assert sum("*" == ln[4] for ln in steps) == r.preemptions
+    # no line wider than a 1024 px notebook shows, broken between words only
+    assert max(len(ln) for ln in lines) <= viz.text.WIDTH
+    at = lines[0].index("what")
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("VIOLATION: "))
+    words = " ".join(ln[at:] for ln in lines[1:end])
+    details = " ".join(ev.detail for ev in r.trace if ev.detail)
+    assert " ".join(words.split()) == " ".join(details.split())
+    tail = lines[end:]
+    assert " ".join(x.strip() for x in tail) == f"VIOLATION: {r.violation}"
 
 
 # -- memory map -------------------------------------------------------------------------

@@ -260,14 +260,17 @@ class Comparison:
         out = [
             "<div class='ksmlab-live'>",
             f"<p><b>{esc(w.name)}</b>: {esc(w.title)}<br><i>{esc(self.label)}</i></p>",
-            "<table style='border-collapse:collapse;font-family:monospace;font-size:90%'>",
+            # JupyterLab lays tables out fixed, which breaks words mid-word at 1024 px: auto
+            # widths, numbers kept whole, the step text broken between words only
+            "<div style='overflow-x:auto'><table style='border-collapse:collapse;"
+            "table-layout:auto;font-family:monospace;font-size:90%'>",
             "<tr>" + "".join(f"<th style='padding:0 .5em'>{esc(h)}</th>" for h in head) + "</tr>",
         ]
         for r in self.rows():
             bad = r["unexpected"] | r["known"]
 
             def td(value, field, bad=bad, r=r):
-                style = "padding:0 .5em;text-align:right"
+                style = "padding:0 .5em;text-align:right;white-space:nowrap"
                 if field in r["unexpected"]:
                     style += ";background:#f8c0c0"
                 elif field in r["known"]:
@@ -276,7 +279,8 @@ class Comparison:
 
             cells = [
                 f"<td>{r['step'] + 1 if r['step'] >= 0 else 0}</td>",
-                f"<td style='padding:0 .5em'>{esc(r['text'])}</td>",
+                "<td style='padding:0 .5em;min-width:16em;word-break:normal'>"
+                f"{esc(r['text'])}</td>",
             ]
             for f in ["result", *COUNTERS]:
                 cells.append(td(_cell(r["cells"][f], f in bad), f))
@@ -297,7 +301,7 @@ class Comparison:
                     f"<tr><td></td><td colspan='{len(head) - 1}' style='padding:0 .5em;"
                     f"color:#555'>{esc(text)}</td></tr>"
                 )
-        out.append("</table>")
+        out.append("</table></div>")
         out.append("<pre>" + esc(self.summary()) + "</pre></div>")
         return "\n".join(out)
 

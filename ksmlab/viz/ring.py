@@ -132,7 +132,13 @@ def ring_layout(g) -> dict:
         new.x, new.y = t.rect[2] + 30 + new.w / 2, t.y
     else:
         new.x, new.y = t.rect[0] - 30 - new.w / 2, t.y
-    g.graph["centre"] = (cx, cy)
+    # move the whole picture up and left against the margins
+    dx = MARGIN - min(b.rect[0] for b in boxes.values())
+    dy = TOP - min(b.rect[1] for b in boxes.values()) + 10
+    for b in boxes.values():
+        b.x += dx
+        b.y += dy
+    g.graph["centre"] = (cx + dx, cy + dy)
     return boxes
 
 
