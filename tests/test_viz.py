@@ -341,6 +341,9 @@ def test_counters_plot_of_one_snapshot_has_a_sane_axis():
     lo, hi = ax.get_xlim()
     assert lo <= -0.5 and hi >= 0.5
     assert [t for t in ax.get_xticks() if lo <= t <= hi] == [0.0]
+    bottom, top = ax.get_ylim()
+    assert bottom < 0 < 1 <= top < 2  # all zero: the axis spans 0..1, not -0.045..0.045
+    assert [t for t in ax.get_yticks() if bottom <= t <= top] == [0.0, 1.0]
 
 
 # -- every diagram, for every scenario: geometry that can be read ------------------------------

@@ -71,6 +71,14 @@ def draw_counters(
                 ms=9 - 1.5 * i,
                 label=short,
             )
+    values = [
+        v
+        for h in list(history) + list(compare or ())
+        for c in counters
+        if isinstance(v := h.get(c), int | float)
+    ]
+    top = max(values + [1])  # counters are never negative; all zero still spans 0..1
+    ax.set_ylim(-0.05 * top, 1.1 * top)
     n = max(len(history), len(compare or ()), 1)
     ax.set_xlim(-0.5, n - 0.5)
     if n <= 12:
@@ -79,7 +87,7 @@ def draw_counters(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("ksmd passes" if compare is None else "step", fontsize=10)
-    ax.set_ylabel("pages", fontsize=10)
+    ax.set_ylabel("pages", fontsize=10, labelpad=2)
     ax.tick_params(labelsize=9)
     ax.legend(fontsize=9, ncol=2 if compare is not None else 1)
     ax.set_title(title or "KSM counters", fontsize=11)
