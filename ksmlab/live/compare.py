@@ -319,25 +319,20 @@ class Comparison:
             fig, ax = plt.subplots(figsize=(8, 3.5))
         else:
             fig = ax.figure
-        xs = list(range(len(self.model)))
+        from ..viz.counters import draw_counters
+
         for n, o in enumerate(self.model):
             if o.text.startswith("ksmd"):
                 ax.axvline(n, color="#ddd", lw=0.8, zorder=0)
-        for i, c in enumerate(counters):
-            color = f"C{i}"
-            if self.kernel is not None:
-                ax.plot(xs, [o.counters.get(c) for o in self.kernel], color=color, lw=2.5,
-                        alpha=0.5, label=f"{_SHORT.get(c, c)} (kernel)")
-            ax.plot(xs, [o.counters.get(c) for o in self.model], color=color, ls="--",
-                    marker=".", label=f"{_SHORT.get(c, c)} (model)")
-        from matplotlib.ticker import MaxNLocator
-
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("step (grey lines: ksmd passes)")
-        ax.set_ylabel("pages")
-        ax.set_title(f"{self.workload.name}: {self.label}", fontsize=9)
-        ax.legend(fontsize=7, ncol=2)
+        kernel = None if self.kernel is None else [o.counters for o in self.kernel]
+        draw_counters(
+            ax,
+            [o.counters for o in self.model],
+            compare=kernel,
+            counters=counters,
+            title=f"{self.workload.name}: {self.label}",
+            xlabel="step (grey lines: ksmd passes)",
+        )
         return fig
 
     # -- JSON ------------------------------------------------------------------------

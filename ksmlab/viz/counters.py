@@ -1,6 +1,8 @@
 """Counters over ksmd passes: record them from a Kernel, and draw one history or two
 side by side (model dashed over kernel solid, as the live lab compares them)."""
 
+import textwrap
+
 from matplotlib.ticker import MaxNLocator
 
 __all__ = ["record_passes", "draw_counters", "DEFAULT_COUNTERS"]
@@ -21,12 +23,19 @@ def record_passes(kernel, passes, history=None) -> list:
     return history
 
 
+SHORT = {"full_scans": "scans", "pages_scanned": "scanned", "general_profit": "profit"}
 MARKERS = ("o", "s", "^", "D", "v", "P")
 LINES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)))
 
 
 def draw_counters(
-    ax, history, compare=None, counters=DEFAULT_COUNTERS, labels=("model", "kernel"), title=None
+    ax,
+    history,
+    compare=None,
+    counters=DEFAULT_COUNTERS,
+    labels=("model", "kernel"),
+    title=None,
+    xlabel=None,
 ):
     """One line per counter over ``history`` (a list of {name: value}); with
     ``compare`` (the other side's list), that side solid and ``history`` dashed. Every
@@ -37,7 +46,7 @@ def draw_counters(
     for i, name in enumerate(counters):
         color = f"C{i}"
         marker = MARKERS[i % len(MARKERS)]
-        short = name.replace("pages_", "")
+        short = SHORT.get(name, name.replace("pages_", ""))
         if compare is not None:
             cx = list(range(len(compare)))
             artists += ax.plot(
@@ -86,9 +95,9 @@ def draw_counters(
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("ksmd passes" if compare is None else "step", fontsize=10)
+    ax.set_xlabel(xlabel or ("ksmd passes" if compare is None else "step"), fontsize=10)
     ax.set_ylabel("pages", fontsize=10, labelpad=2)
     ax.tick_params(labelsize=9)
     ax.legend(fontsize=9, ncol=2 if compare is not None else 1)
-    ax.set_title(title or "KSM counters", fontsize=11)
+    ax.set_title(textwrap.fill(title or "KSM counters", 72), fontsize=11)
     return artists
