@@ -618,17 +618,23 @@ def test_later_areas_are_labelled_as_offsets():
 
 
 def test_trees_outline_red_black_colours_when_recorded():
-    w = world_after("stale_stable_node_switch", "W*16 R", buggy("stale_stable_node_switch"))
+    from ksmlab.viz.trees import RB_OUTLINE, draw_trees_graph
+
+    w = scenarios.get("stale_stable_node_switch").build(Fixes.all()).world
     g = viz.trees_graph(w)
-    has_rb = any("rb" in g.nodes[n] for n in g)
-    svg = viz.draw_trees(w).svg()
-    if has_rb:
-        for n in g:
-            rb = g.nodes[n].get("rb")
-            if rb:
-                assert f"{rb} node of the red-black tree" in svg
-    else:
-        assert "red-black" not in svg
+    nodes = [n for n in g if g.nodes[n]["kind"] in ("stable", "unstable")]
+    assert len(nodes) >= 2
+    plain = draw_trees_graph(g, "trees").svg()
+    assert "red-black" not in plain
+    colours = {}
+    for i, n in enumerate(nodes):  # as the tree builder records them, when it does
+        g.nodes[n]["rb"] = colours[n] = "black" if i % 2 == 0 else "red"
+    svg = draw_trees_graph(g, "trees").svg()
+    for n, rb in colours.items():
+        box = re.search(rf'data-node="{n}">\n<title>([^<]*)</title>\n<rect ([^>]*)>', svg)
+        assert box.group(1).endswith(f"; {rb} node of the red-black tree")
+        assert f"stroke:{RB_OUTLINE[rb]};" in box.group(2)
+    assert "outline: red-black colour of the node" in svg
 
 
 def test_changed_and_culprit_boxes_are_marked():
