@@ -417,9 +417,9 @@ def check_readable(d):
                 if not ends:
                     assert not _through(seg, r), (n, seg, d)
     svg = d.svg()
-    assert svg.count("<title") == 1 + len(d.boxes) + svg.count('class="ksmlab-edge"') - sum(
-        1 for _ in re.finditer(r'class="ksmlab-edge">\n<polyline', svg)
-    ) + svg.count('class="ksmlab-step"')
+    assert svg.count("<title id=") == 1 and svg.count("<desc id=") == 1
+    for n in d.boxes:  # every box has its hover title
+        assert f'data-node="{n}">\n<title>' in svg, n
     width = re.search(r'viewBox="0 0 (\d+) (\d+)" width="(\d+)" height="(\d+)"', svg)
     assert width.group(1) == width.group(3) and width.group(2) == width.group(4)  # 1 px = 1 px
 

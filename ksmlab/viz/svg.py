@@ -146,8 +146,20 @@ class Diagram:
         self._body = []
 
     # -- elements ---------------------------------------------------------------------
-    def text(self, x, y, s, size=FONT, anchor="start", color=INK, weight="normal", italic=False):
-        """One line of text; (x, y) is the anchor point on the baseline's vertical middle."""
+    def text(
+        self,
+        x,
+        y,
+        s,
+        size=FONT,
+        anchor="start",
+        color=INK,
+        weight="normal",
+        italic=False,
+        title=None,
+    ):
+        """One line of text; (x, y) is the anchor point on the baseline's vertical middle;
+        ``title`` is its hover text (for a label cut short)."""
         w = text_width(s, size)
         x0 = {"start": x, "middle": x - w / 2, "end": x - w}[anchor]
         self.texts.append((x0, y - size * 0.6, x0 + w, y + size * 0.6, s, size))
@@ -155,20 +167,34 @@ class Diagram:
         extra = (' font-weight="bold"' if weight == "bold" else "") + (
             ' font-style="italic"' if italic else ""
         )
+        hover = f"<title>{html.escape(title)}</title>" if title else ""
         self._body.append(
             f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size}" text-anchor="{anchor}" '
-            f'dominant-baseline="central" style="{style}"{extra}>{html.escape(s)}</text>'
+            f'dominant-baseline="central" style="{style}"{extra}>{hover}{html.escape(s)}</text>'
         )
 
     def rect(
-        self, x0, y0, x1, y1, fill, stroke="none", width=1.0, dash=None, radius=0, cls="", opacity=1
+        self,
+        x0,
+        y0,
+        x1,
+        y1,
+        fill,
+        stroke="none",
+        width=1.0,
+        dash=None,
+        radius=0,
+        cls="",
+        opacity=1,
+        title=None,
     ):
         d = f' stroke-dasharray="{dash}"' if dash else ""
         d += f' fill-opacity="{opacity}"' if opacity != 1 else ""
         c = f' class="{cls}"' if cls else ""
         self._body.append(
             f'<rect{c} x="{_n(x0)}" y="{_n(y0)}" width="{_n(x1 - x0)}" height="{_n(y1 - y0)}" '
-            f'rx="{radius}" style="fill:{fill};stroke:{stroke};stroke-width:{width}"{d}/>'
+            f'rx="{radius}" style="fill:{fill};stroke:{stroke};stroke-width:{width}"{d}'
+            + (f"><title>{html.escape(title)}</title></rect>" if title else "/>")
         )
 
     def box(self, box, kind, title, emphasis=None, outline=None):
