@@ -302,7 +302,8 @@ class Diagram:
         w, h = _n(math.ceil(self.width)), _n(math.ceil(self.height))
         tag = hashlib.sha1("\n".join(self._body).encode()).hexdigest()[:8]
         head = (
-            f'<svg xmlns="http://www.w3.org/2000/svg" class="ksmlab-diagram ksmlab-{self.kind}" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" '
+            f'class="ksmlab-diagram ksmlab-{self.kind} jp-mod-unconfined" style="max-width:none" '
             f'id="ksmlab-{self.kind}-{tag}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
             f'role="img" aria-labelledby="ksmlab-{self.kind}-{tag}-t ksmlab-{self.kind}-{tag}-d" '
             f'font-family="{FAMILY}">'
@@ -330,7 +331,8 @@ class Diagram:
 def html_of(diagrams) -> str:
     """Diagrams inline, side by side where the width allows and wrapped below each other
     where not; never shrunk below their design size (a narrow page scrolls instead),
-    so a label stays at least its design size on screen."""
+    so a label stays at least its design size on screen. JupyterLab fits an inline svg
+    to the output's width unless it has the class ``jp-mod-unconfined``; it has."""
     parts = [
         f'<div class="ksmlab-figure" style="flex:0 0 auto;max-width:100%;overflow-x:auto">'
         f"{d.svg()}</div>"
