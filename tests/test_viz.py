@@ -5,6 +5,7 @@ edges, labels, colours) and on the diagrams' geometry (every text's bounding box
 box and line), which the drawers record as they write; counters stay a matplotlib chart.
 """
 
+import base64
 import functools
 import itertools
 import re
@@ -591,7 +592,8 @@ def test_diagrams_are_byte_identical_run_to_run():
 def test_diagram_output_for_notebooks():
     w = scenarios.get("swapin_after_unmerge_walk").build(Fixes.all()).world
     d = viz.draw_memory(w, title="bug 2 at the start")
-    svg = d._repr_svg_()
+    svg = d.svg()
+    assert not hasattr(d, "_repr_svg_")  # the HTML carries the picture (and a copy)
     assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" class="ksmlab-diagram')
     assert "<title id=" in svg and "bug 2 at the start</title>" in svg and "<desc id=" in svg
     assert 'role="img"' in svg
@@ -600,6 +602,16 @@ def test_diagram_output_for_notebooks():
     assert not re.search(r'fill:#|fill="#', svg.replace("fill:#1a1a1a", ""))
     html = d._repr_html_()
     assert html.count("<svg") == 1 and svg in html
+    # and an image copy for an untrusted notebook, whose sanitizer drops svg and style;
+    # trusted output hides the copy, and the figure's own text size is 0 (the svg sets
+    # its own) so that the bare text a stripped svg leaves behind stays invisible
+    (data,) = re.findall(
+        r'<img class="ksmlab-copy" [^>]*src="data:image/svg\+xml;base64,([^"]+)"', html
+    )
+    assert base64.b64decode(data).decode() == svg
+    assert html.startswith("<style>.ksmlab-figure > svg.ksmlab-diagram ~ img.ksmlab-copy")
+    assert "font-size:0px" in html
+    assert 'alt="bug 2 at the start. ' in html
     both = viz.Stack(d, viz.draw_trees(w))._repr_html_()
     assert both.count("<svg") == 2 and "flex-wrap:wrap" in both
     # ids are unique per diagram, so two on one page do not clash

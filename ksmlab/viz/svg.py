@@ -1,14 +1,17 @@
 """SVG diagrams written by hand from the drawers' layouts: boxes, arrows and text.
 
 A ``Diagram`` is built in pixels at its design size and shown inline (``_repr_html_``:
-page CSS and hover titles apply) or as an image (``_repr_svg_``). Colours are
-JupyterLab CSS variables with fallbacks, so the dark theme works and a plain viewer
-still sees colours. Text width is estimated, not measured: a monospace font at
-``CHAR`` x its size per character, so the bounding box of every label is known and the
-tests check that no label overlaps another or leaves the figure. Output depends only on
+page CSS and hover titles apply, which they do not in an image). There is no
+``_repr_svg_``: every front end picks the HTML first, and it carries an image copy for
+where inline svg is sanitized away (see ``html_of``). Colours are JupyterLab CSS
+variables with fallbacks, so the dark theme works and the image copy still has colours.
+Text width is estimated, not measured: a monospace font at ``CHAR`` x its size per
+character, so the bounding box of every label is known and the tests check that no
+label overlaps another or leaves the figure. Output depends only on
 the input: ids are the graph's node ids, numbers are rounded, nothing is random.
 """
 
+import base64
 import hashlib
 import html
 import math
@@ -318,9 +321,6 @@ class Diagram:
             ]
         )
 
-    def _repr_svg_(self) -> str:
-        return self.svg()
-
     def _repr_html_(self) -> str:
         return html_of([self])
 
@@ -328,18 +328,40 @@ class Diagram:
         return f"<{self.kind} diagram {_n(self.width)}x{_n(self.height)}: {self.title}>"
 
 
-def html_of(diagrams) -> str:
+#: shown only where the inline svg survived: trusted output hides the image copy
+_HIDE_COPY = "<style>.ksmlab-figure > svg.ksmlab-diagram ~ img.ksmlab-copy {display: none}</style>"
+
+
+def html_of(diagrams, copy=True) -> str:
     """Diagrams inline, side by side where the width allows and wrapped below each other
     where not; never shrunk below their design size (a narrow page scrolls instead),
     so a label stays at least its design size on screen. JupyterLab fits an inline svg
-    to the output's width unless it has the class ``jp-mod-unconfined``; it has."""
-    parts = [
-        f'<div class="ksmlab-figure" style="flex:0 0 auto;max-width:100%;overflow-x:auto">'
-        f"{d.svg()}</div>"
-        for d in diagrams
-    ]
+    to the output's width unless it has the class ``jp-mod-unconfined``; it has.
+
+    With ``copy``, each diagram also comes as an image, for an untrusted notebook (a
+    fresh clone opened without running): JupyterLab's sanitizer then drops the svg
+    element and the style that hides the copy, and the copy shows instead (in the
+    fallback colours, on white). The figure's font size is 0 so that the svg's text,
+    which the sanitizer keeps as bare text, stays invisible; the svg sets its own."""
+    parts = []
+    for d in diagrams:
+        image = ""
+        if copy:
+            data = base64.b64encode(d.svg().encode()).decode()
+            alt = html.escape(f"{d.title}. {d.desc}", quote=True)
+            width = _n(math.ceil(d.width))
+            image = (
+                f'<img class="ksmlab-copy" alt="{alt}" title="{alt}" width="{width}" '
+                'style="background:#ffffff;max-width:none" '
+                f'src="data:image/svg+xml;base64,{data}">'
+            )
+        parts.append(
+            '<div class="ksmlab-figure" style="flex:0 0 auto;max-width:100%;overflow-x:auto;'
+            f'font-size:0px">{d.svg()}{image}</div>'
+        )
     return (
-        '<div class="ksmlab-diagrams" style="display:flex;flex-wrap:wrap;gap:12px;'
+        (_HIDE_COPY if copy else "")
+        + '<div class="ksmlab-diagrams" style="display:flex;flex-wrap:wrap;gap:12px;'
         'align-items:flex-start">' + "".join(parts) + "</div>"
     )
 
