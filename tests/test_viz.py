@@ -717,6 +717,7 @@ def test_each_counterexample_names_a_box_to_mark(name):
 
 
 def test_every_drawer_for_every_scenario_promises_its_labels():
+    seen = 0  # KSM pages, over all the scenarios' counterexamples
     for name in NAMES:
         w = world_after(name, textbook(name), buggy(name))
         g = viz.memory_graph(w)
@@ -725,10 +726,11 @@ def test_every_drawer_for_every_scenario_promises_its_labels():
         for n in g:
             for line in g.nodes[n]["label"].split("\n"):
                 assert line in texts, (name, n, line)
-        ksm_pages = [n for n in g if g.nodes[n].get("ksm")]
         svg = d.svg()
-        for n in ksm_pages:
-            assert re.search(
-                rf'data-node="{n}">\n<title>[^<]*</title>\n<rect [^>]*fill:var\(--jp-warn-color1',
-                svg,
-            ), n
+        for n in g:  # each box is filled with the colour its node records
+            box = re.search(rf'data-node="{n}">\n<title>[^<]*</title>\n<rect ([^>]*)>', svg)
+            assert f"fill:{g.nodes[n]['color']};" in box.group(1), (name, n)
+        ksm_pages = [n for n in g if g.nodes[n].get("ksm")]
+        seen += len(ksm_pages)
+        assert all(g.nodes[n]["color"] == "var(--jp-warn-color1, #f57c00)" for n in ksm_pages)
+    assert seen == 3  # one each in bugs 1-3 (C, P and P still map it); none left in 4 and 5

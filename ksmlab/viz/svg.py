@@ -16,7 +16,7 @@ import hashlib
 import html
 import math
 
-__all__ = ["Diagram", "Box", "Stack", "FONT", "CHAR", "LINE", "text_width", "fill_of"]
+__all__ = ["Diagram", "Box", "Stack", "FONT", "CHAR", "LINE", "PALETTE", "text_width", "fill_of"]
 
 #: design font size (px) of box labels; captions are larger, nothing is smaller
 FONT = 13
@@ -28,7 +28,7 @@ FAMILY = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"
 
 #: fill and outline per node kind: a JupyterLab variable and its fallback. The fills are
 #: the light (3) or mid (1, 2) shades, light in both themes, so box text stays dark.
-_PALETTE = {
+PALETTE = {
     "mm": ("--jp-brand-color3", "#bbdefb", "--jp-brand-color1", "#1976d2"),
     "vma": ("--jp-info-color3", "#b2ebf2", "--jp-info-color1", "#0097a7"),
     "pte_present": ("--jp-success-color3", "#c8e6c9", "--jp-success-color1", "#388e3c"),
@@ -74,12 +74,12 @@ LANE_COLORS = (
 
 
 def fill_of(kind) -> str:
-    v, fb = _PALETTE.get(kind, _PALETTE["root"])[:2]
+    v, fb = PALETTE.get(kind, PALETTE["root"])[:2]
     return f"var({v}, {fb})"
 
 
 def stroke_of(kind) -> str:
-    v, fb = _PALETTE.get(kind, _PALETTE["root"])[2:]
+    v, fb = PALETTE.get(kind, PALETTE["root"])[2:]
     return f"var({v}, {fb})"
 
 
