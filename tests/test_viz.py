@@ -661,6 +661,13 @@ def test_later_areas_are_labelled_as_offsets():
     assert labels == ["a@+0x0", "a@area 2 +0x0"]
     d = viz.draw_trees(k.world)
     assert not any("0x1000" in t[4] for t in d.texts)
+    # and the text picture says the same
+    text = viz.picture(k.world).splitlines()
+    assert "  vma +0x0-+0x1000 node 0 mergeable" in text
+    assert "  vma area 2 +0x0-+0x1000 node 1 mergeable" in text
+    assert "    area 2 +0x0 -> pfn 0x1000000 rw" in text
+    assert "unstable tree 1: a@area 2 +0x0" in text
+    assert not any("+0x1000" in ln for ln in text if ln.startswith("    "))
 
 
 def test_trees_outline_red_black_colours_when_recorded():
