@@ -434,7 +434,7 @@ def check_readable(d):
     svg = d.svg()
     assert svg.count("<title id=") == 1 and svg.count("<desc id=") == 1
     for n in d.boxes:  # every box has its hover title
-        assert f'data-node="{n}">\n<title>' in svg, n
+        assert re.search(rf'data-node="{re.escape(n)}"[^>]*>\n<title>', svg), n
     width = re.search(r'viewBox="0 0 (\d+) (\d+)" width="(\d+)" height="(\d+)"', svg)
     assert width.group(1) == width.group(3) and width.group(2) == width.group(4)  # 1 px = 1 px
 
@@ -624,7 +624,7 @@ def test_every_box_has_its_full_description_as_hover_title():
     g = viz.memory_graph(w)
     svg = viz.draw_memory(w).svg()
     for n in g:
-        assert f'data-node="{n}">\n<title>' in svg
+        assert re.search(rf'data-node="{re.escape(n)}"[^>]*>\n<title>', svg), n
     mig = [n for n in g if g.nodes[n]["kind"] == "pte_migration"]
     assert mig
     for n in mig:
@@ -684,7 +684,7 @@ def test_trees_outline_red_black_colours_when_recorded():
         g.nodes[n]["rb"] = colours[n] = "black" if i % 2 == 0 else "red"
     svg = draw_trees_graph(g, "trees").svg()
     for n, rb in colours.items():
-        box = re.search(rf'data-node="{n}">\n<title>([^<]*)</title>\n<rect ([^>]*)>', svg)
+        box = re.search(rf'data-node="{n}"[^>]*>\n<title>([^<]*)</title>\n<rect ([^>]*)>', svg)
         assert box.group(1).endswith(f"; {rb} node of the red-black tree")
         assert f"stroke:{RB_OUTLINE[rb]};" in box.group(2)
     assert "outline: red-black colour of the node" in svg
@@ -735,7 +735,7 @@ def test_every_drawer_for_every_scenario_promises_its_labels():
                 assert line in texts, (name, n, line)
         svg = d.svg()
         for n in g:  # each box is filled with the colour its node records
-            box = re.search(rf'data-node="{n}">\n<title>[^<]*</title>\n<rect ([^>]*)>', svg)
+            box = re.search(rf'data-node="{n}"[^>]*>\n<title>[^<]*</title>\n<rect ([^>]*)>', svg)
             assert f"fill:{g.nodes[n]['color']};" in box.group(1), (name, n)
         ksm_pages = [n for n in g if g.nodes[n].get("ksm")]
         seen += len(ksm_pages)

@@ -24,6 +24,8 @@ FONT = 13
 CHAR = 0.6
 #: line height as a fraction of the font size
 LINE = 1.25
+#: from the middle of a line of text down to its baseline, as a fraction of the size
+BASELINE = 0.36
 FAMILY = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"
 
 #: fill and outline per node kind: a JupyterLab variable and its fallback. The fills are
@@ -171,9 +173,16 @@ class Diagram:
             ' font-style="italic"' if italic else ""
         )
         hover = f"<title>{html.escape(title)}</title>" if title else ""
+        # the svg element sets the defaults (size FONT, anchored in the middle); a text
+        # says only where it differs. y is the middle of the text: the baseline sits
+        # BASELINE x size below it (no dominant-baseline, which browsers inherit unevenly)
+        if size != FONT:
+            extra += f' font-size="{size}"'
+        if anchor != "middle":
+            extra += f' text-anchor="{anchor}"'
         self._body.append(
-            f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size}" text-anchor="{anchor}" '
-            f'dominant-baseline="central" style="{style}"{extra}>{hover}{html.escape(s)}</text>'
+            f'<text x="{_n(x)}" y="{_n(y + BASELINE * size)}" style="{style}"{extra}>'
+            f"{hover}{html.escape(s)}</text>"
         )
 
     def rect(
@@ -212,7 +221,11 @@ class Diagram:
         elif emphasis == "culprit":
             stroke, width = CULPRIT, 4.0
         cls = f"ksmlab-node {kind}" + (f" {emphasis}" if emphasis else "")
-        self._body.append(f'<g class="{cls}" data-node="{html.escape(str(box.node))}">')
+        size = f' font-size="{box.size}"' if box.size != FONT else ""
+        self._body.append(
+            f'<g class="{cls}" data-node="{html.escape(str(box.node))}" '
+            f'style="fill:{BOX_INK}"{size}>'
+        )
         self._body.append(f"<title>{html.escape(title)}</title>")
         self._body.append(
             f'<rect x="{_n(x0)}" y="{_n(y0)}" width="{_n(box.w)}" height="{_n(box.h)}" rx="4" '
@@ -233,10 +246,8 @@ class Diagram:
                     box.size,
                 )
             )
-            self._body.append(
-                f'<text x="{_n(box.x)}" y="{_n(y)}" font-size="{box.size}" text-anchor="middle" '
-                f'dominant-baseline="central" style="fill:{BOX_INK}">{html.escape(line)}</text>'
-            )
+            base = y + BASELINE * box.size
+            self._body.append(f'<text x="{_n(box.x)}" y="{_n(base)}">{html.escape(line)}</text>')
         self._body.append("</g>")
 
     def line(self, points, color=INK2, width=1.3, dash=None, arrow=True, title=None, cls="edge"):
@@ -309,7 +320,7 @@ class Diagram:
             f'class="ksmlab-diagram ksmlab-{self.kind} jp-mod-unconfined" style="max-width:none" '
             f'id="ksmlab-{self.kind}-{tag}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
             f'role="img" aria-labelledby="ksmlab-{self.kind}-{tag}-t ksmlab-{self.kind}-{tag}-d" '
-            f'font-family="{FAMILY}">'
+            f'font-family="{FAMILY}" font-size="{FONT}" text-anchor="middle">'
         )
         return "\n".join(
             [
