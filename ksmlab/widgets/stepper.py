@@ -6,17 +6,13 @@ scenario, redrawn after each step, with the text picture as its text alternative
 banner (a live region) when the property breaks or the run ends cleanly; fix toggles
 that restart the scenario and offer to replay the same schedule under the new fixes."""
 
-import base64
 import html
 
 import ipywidgets as W
 
 from ..fixes import Fixes
 from ..sched.schedule import Schedule
-from ..viz.memory import draw_memory
-from ..viz.ring import draw_ring
 from ..viz.text import format_trace, picture
-from ..viz.trees import draw_trees
 from .common import (
     STYLE,
     ClickQueue,
@@ -24,8 +20,8 @@ from .common import (
     banner_html,
     fixes_text,
     guarded,
-    png_of_axes,
     pre,
+    stepper_pictures,
     text_html,
 )
 from .session import StepSession
@@ -85,9 +81,10 @@ class Stepper(Described, W.VBox):
         self.notes = W.HTML()
         self.schedule_html = W.HTML()
         self.banner = W.HTML()
-        # hidden without figures: an empty image shows as a broken-image icon in browsers
+        # the diagrams as inline SVG (theme colours, hover titles); hidden without figures
         self.image = W.HTML(layout=W.Layout(display=None if figures else "none"))
-        self.png = b""
+        self.image.add_class("ksmlab-picture")
+        self._before = None  # the graphs before the latest step, to highlight what changed
         self.text_picture = W.HTML()
         self.trace_html = W.HTML()
         self._sync_fix_boxes()
@@ -281,11 +278,10 @@ class Stepper(Described, W.VBox):
         self.text_picture.value = pre(text)
         self.trace_html.value = pre(format_trace(s.sched.trace, s.violation))
         if self.figures:
-            relevant = draw_ring if s.scenario.fix == "cursor_insertion" else draw_trees
-            self.png = png_of_axes([(draw_memory, (w,)), (relevant, (w,))], figsize=(13, 4.6))
+            pictures, self._before = stepper_pictures(s, self._before)
+            # one image for assistive technology: the text picture says what it shows
             self.image.value = (
-                f"<img alt='{html.escape(text, quote=True)}' style='max-width:100%' "
-                f"src='data:image/png;base64,{base64.b64encode(self.png).decode()}'>"
+                f"<div role='img' aria-label='{html.escape(text, quote=True)}'>{pictures}</div>"
             )
 
 

@@ -193,7 +193,7 @@ def test_1024_nothing_cut(app_1024, screens):
 def test_accessibility_attributes_and_contrast(app_1024):
     stepper, _ = tab(app_1024, 0)
     assert stepper.locator(".ksmlab-banner [role=status][aria-live=polite]").count() == 1
-    alt = stepper.locator("img").first.get_attribute("alt")
+    alt = stepper.locator(".ksmlab-picture [role=img]").first.get_attribute("aria-label")
     assert alt and "mm_slot ring" in alt  # the text picture
     # the text picture and the trace: their buttons are reachable with Tab
     step_button(stepper, "F").focus()
