@@ -2,7 +2,7 @@
 
 from ..mm.page import PageKsm, page_stable_node
 from ..mm.pte import MigrationEntry, Present, SwapEntry
-from .style import content_text, short
+from .style import content_text, page_kind, short
 
 __all__ = ["picture", "format_trace", "ring_text", "pte_text", "page_text"]
 
@@ -12,10 +12,8 @@ def page_text(w, page) -> str:
     if PageKsm(page):
         node = page_stable_node(page)
         kind = f"KSM#{node.serial}" if node is not None else "KSM(orphan)"
-    elif page.mapping is not None:
-        kind = "anon"
     else:
-        kind = "free"
+        kind = page_kind(page)
     extra = f" swapcache:{page.swap_entry}" if page.swapcache else ""
     lock = f" locked:{page.lock_owner}" if page.lock_owner is not None else ""
     data = content_text(page.content)

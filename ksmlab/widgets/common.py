@@ -3,7 +3,7 @@
 import html
 import traceback
 
-__all__ = ["guarded", "pre", "banner_html", "table_html", "png_of_axes"]
+__all__ = ["guarded", "pre", "banner_html", "table_html", "png_of_axes", "stepper_pictures"]
 
 _BANNER = {
     "violation": ("#fee0d2", "#a50f15"),
@@ -76,3 +76,30 @@ def png_of_axes(draws, figsize, dpi=72, margins=None) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()
+
+
+def stepper_pictures(session, before=None):
+    """The stepper's diagrams as HTML (inline SVG): the memory map and, beside it, the
+    ring for the cursor bug or the trees otherwise. What the latest step changed is
+    highlighted (when ``before``, the state returned by the previous call, was one step
+    earlier); at a violation the boxes it names are marked. Returns (html, state)."""
+    from ..viz.changes import changed_nodes, culprit_nodes
+    from ..viz.memory import draw_graph, memory_graph
+    from ..viz.ring import draw_ring, ring_graph
+    from ..viz.svg import html_of
+    from ..viz.trees import draw_trees, trees_graph
+
+    w = session.world
+    ring = session.scenario.fix == "cursor_insertion"
+    graphs = (memory_graph(w), ring_graph(w) if ring else trees_graph(w))
+    schedule = tuple(session.schedule)
+    one_step = bool(schedule) and before is not None and before[0] == schedule[:-1]
+    old = before[1] if one_step else (None, None)
+    changed = [changed_nodes(b, g) for b, g in zip(old, graphs, strict=True)]
+    culprit = culprit_nodes(session.violation)
+    step = f"after step {len(schedule)}" if schedule else "at the start"
+    pictures = [
+        draw_graph(graphs[0], f"memory map {step}", changed[0], culprit),
+        (draw_ring if ring else draw_trees)(w, changed=changed[1], culprit=culprit),
+    ]
+    return html_of(pictures), (schedule, graphs)

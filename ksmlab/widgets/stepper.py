@@ -7,11 +7,8 @@ toggles that restart the scenario."""
 import ipywidgets as W
 
 from ..fixes import Fixes
-from ..viz.memory import draw_memory
-from ..viz.ring import draw_ring
 from ..viz.text import format_trace, picture
-from ..viz.trees import draw_trees
-from .common import banner_html, guarded, png_of_axes, pre
+from .common import banner_html, guarded, pre, stepper_pictures
 from .session import StepSession
 
 __all__ = ["Stepper"]
@@ -46,11 +43,10 @@ class Stepper(W.VBox):
         self.message = W.HTML()
         self.schedule_html = W.HTML()
         self.banner = W.HTML()
-        # hidden without figures: an empty image shows as a broken-image icon in browsers
-        self.image = W.Image(
-            format="png",
-            layout=W.Layout(max_width="100%", display=None if figures else "none"),
-        )
+        # the diagrams as inline SVG (theme colours, hover titles); hidden without figures
+        self.image = W.HTML(layout=W.Layout(display=None if figures else "none"))
+        self.image.add_class("ksmlab-picture")
+        self._before = None  # the graphs before the latest step, to highlight what changed
         self.text_picture = W.HTML()
         self.trace_html = W.HTML()
         self._sync_fix_boxes()
@@ -151,7 +147,4 @@ class Stepper(W.VBox):
         self.text_picture.value = pre(picture(w))
         self.trace_html.value = pre(format_trace(s.sched.trace, s.violation))
         if self.figures:
-            relevant = draw_ring if s.scenario.fix == "cursor_insertion" else draw_trees
-            self.image.value = png_of_axes(
-                [(draw_memory, (w,)), (relevant, (w,))], figsize=(13, 4.6)
-            )
+            self.image.value, self._before = stepper_pictures(s, self._before)
