@@ -95,6 +95,10 @@ class BadAnswer(Exception):
     """Raised by an exercise's parser: the answer has the wrong type or format."""
 
 
+class NoAnswer(BadAnswer):
+    """Raised by an exercise's parser: there is no answer yet (an untouched stepper)."""
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -155,6 +159,9 @@ class Exercise:
                             exercise_id=self.id)
         try:
             value = self._parse(answer)
+        except NoAnswer as none:
+            return Feedback(False, str(none), mistake="no-answer", valid=False,
+                            exercise_id=self.id)
         except BadAnswer as bad:
             return Feedback(False, str(bad), mistake="bad-input", valid=False,
                             exercise_id=self.id)
@@ -496,13 +503,17 @@ class ScheduleExercise(Exercise):
     Any schedule that ends in a violation is accepted. A schedule that runs clean is
     replayed with a ``RunRecord`` of the mappings ``watch(scenario)`` names ((owner,
     address) pairs); ``story(record)`` returns the facts of that run worth telling and the
-    keys of the text's ``advice`` that apply, and the feedback states exactly those facts."""
+    keys of the text's ``advice`` that apply, and the feedback states exactly those facts.
+    A breaking schedule's feedback compares its preemptions with the explorer's shortest,
+    unless ``tell_shortest`` is False."""
 
     kind = "schedule"
 
-    def __init__(self, id, notebook, scenario, fixes, watch, story, fmt=None, text=None):
+    def __init__(self, id, notebook, scenario, fixes, watch, story, fmt=None, text=None,
+                 tell_shortest=True):
         from .. import scenarios
 
+        self.tell_shortest = tell_shortest  # False where a later exercise asks for it
         self.scenario = scenarios.get(scenario)
         self.fixes = fixes
         self._watch = watch
@@ -570,9 +581,9 @@ class ScheduleExercise(Exercise):
             raise BadAnswer(f"Give the schedule as a str like '{self.example}', a list of "
                             f"task letters, or a Scheduler, not a {type(answer).__name__}.")
         if not steps:
-            raise BadAnswer("The schedule is empty: no step has been taken yet. Click the "
-                            f"task buttons (or name task steps, e.g. '{self.example}') until "
-                            "the property breaks, then check again.")
+            raise NoAnswer("no step has been taken. Click the task buttons (or give task "
+                           f"steps as text, e.g. '{self.example}') until the property "
+                           "breaks, then run this cell again.")
         names = {n.lower(): n for n in self.task_names()}
         unknown = sorted({n for n in steps if n.lower() not in names})
         if unknown:
@@ -608,10 +619,11 @@ class ScheduleExercise(Exercise):
             if used < len(value):
                 tail = (f" The violation came at step {used}; the {len(value) - used} steps "
                         "after it were not needed.")
-            best = self._expected()
-            msg = (f"Your schedule breaks the property: {rep.violation}. "
-                   f"It has {rep.preemptions} preemption(s); the explorer's shortest needs "
-                   f"{best.preemptions}.{tail}{self._with_fixes(value)}")
+            msg = f"Your schedule breaks the property: {rep.violation}."
+            if self.tell_shortest:
+                msg += (f" It has {rep.preemptions} preemption(s); the explorer's shortest "
+                        f"needs {self._expected().preemptions}.")
+            msg += tail + self._with_fixes(value)
             rep.scheduler.close()
             return Feedback(True, msg)
         rep.scheduler.close()

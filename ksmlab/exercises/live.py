@@ -25,7 +25,7 @@ def _after_pass(observations, n):
 def _describe(name) -> str:
     from ..live import get
 
-    return "\n".join(f"    {i}: {step}" for i, step in enumerate(get(name).steps))
+    return "\n".join(f"    {i}: {step}" for i, step in enumerate(get(name).steps, 1))
 
 
 def _duplicates_pass2():

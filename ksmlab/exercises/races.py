@@ -265,7 +265,7 @@ def _nb08():
     nb = "08_capstone"
     return [
         ScheduleExercise("08.break-none", nb, CAPSTONE, Fixes.none(), watch_capstone,
-                         story_capstone),
+                         story_capstone, tell_shortest=False),  # 08.shortest asks for it
         ScheduleExercise("08.break-one-fix-off", nb, CAPSTONE, without("cursor_insertion"),
                          watch_capstone, story_capstone),
         NumericExercise(
