@@ -26,7 +26,7 @@ LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 # the glossary's entries (anchor: how the notebooks write the term); the first use of each
 # in a notebook's prose links to its entry
 TERMS = {
-    "mm": r"\bmms?\b",
+    "mm": r"(?<![/\w])mms?\b(?![/.\w])",
     "mm-slot": r"mm_slots?",
     "vma": r"\bVMAs?\b",
     "pte": r"\bPTEs?\b",
@@ -51,13 +51,13 @@ TERMS = {
     "exhaustive": r"\bexhaustive\b",
     "seqnr": r"\bseqnr\b",
 }
-SEGMENT = re.compile(r"(```.*?```|`[^`\n]*`|\[[^\]]*\]\([^)]*\)|<[^>]+>|^#.*$)", re.S | re.M)
+SEGMENT = re.compile(r"(```.*?```|`[^`]+`|\[[^\]]*\]\([^)]*\)|<[^>]+>|^#[^\n]*$)", re.S | re.M)
 
 
 def first_uses(text, seen):
     """For each term not in ``seen`` met in ``text`` (outside code blocks, headings, HTML
-    and other links; an inline code span counts when it is the term itself): the anchor,
-    the match's span and whether it is already a glossary link. Adds the anchors to
+    and links other than its glossary link; an inline code span counts when it is the term
+    itself): (start, end, anchor, whether it is its glossary link). Adds the anchors to
     ``seen``."""
     out = []
     pos = 0
@@ -81,9 +81,8 @@ def first_uses(text, seen):
                     found.append((start, start + len(piece), anchor, False))
             elif piece.startswith("["):
                 link = LINK.fullmatch(piece)
-                if link and re.search(pattern, link.group(1)):
-                    ok = link.group(2) == f"{GLOSSARY}.ipynb#{anchor}"
-                    found.append((start, start + len(piece), anchor, ok))
+                if link and link.group(2) == f"{GLOSSARY}.ipynb#{anchor}":
+                    found.append((start, start + len(piece), anchor, True))
         for item in sorted(found):
             if item[2] not in seen:
                 seen.add(item[2])
