@@ -26,7 +26,7 @@ LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 # the glossary's entries (anchor: how the notebooks write the term); the first use of each
 # in a notebook's prose links to its entry
 TERMS = {
-    "mm": r"(?<![/\w])mms?\b(?![/.\w])",
+    "mm": r"(?<![/\w])mms?\b(?![/.,\w])",
     "mm-slot": r"mm_slots?",
     "vma": r"\bVMAs?\b",
     "pte": r"\bPTEs?\b",
