@@ -270,14 +270,17 @@ class Comparison:
         out = [
             "<div class='ksmlab-live'>",
             f"<p><b>{esc(w.name)}</b>: {esc(w.title)}<br><i>{esc(self.label)}</i></p>",
-            "<table style='border-collapse:collapse;font-family:monospace;font-size:90%'>",
+            # JupyterLab lays tables out fixed, which breaks words mid-word at 1024 px: auto
+            # widths, numbers kept whole, the step text broken between words only
+            "<div style='overflow-x:auto'><table style='border-collapse:collapse;"
+            "table-layout:auto;font-family:monospace;font-size:90%'>",
             "<tr>" + "".join(f"<th style='padding:0 .5em'>{esc(h)}</th>" for h in head) + "</tr>",
         ]
         for r in self.rows():
             bad = r["unexpected"] | r["known"]
 
             def td(value, field, bad=bad, r=r):
-                style = "padding:0 .5em;text-align:right"
+                style = "padding:0 .5em;text-align:right;white-space:nowrap"
                 if field in r["unexpected"]:
                     style += ";background:#f8c0c0"
                 elif field in r["known"]:
@@ -286,7 +289,8 @@ class Comparison:
 
             cells = [
                 f"<td>{r['step'] + 1 if r['step'] >= 0 else 0}</td>",
-                f"<td style='padding:0 .5em'>{esc(r['text'])}</td>",
+                "<td style='padding:0 .5em;min-width:16em;word-break:normal'>"
+                f"{esc(r['text'])}</td>",
             ]
             for f in ["result", *COUNTERS]:
                 cells.append(td(_cell(r["cells"][f], f in bad), f))
@@ -307,7 +311,7 @@ class Comparison:
                     f"<tr><td></td><td colspan='{len(head) - 1}' style='padding:0 .5em;"
                     f"color:#555'>{esc(text)}</td></tr>"
                 )
-        out.append("</table>")
+        out.append("</table></div>")
         out.append("<pre>" + esc(self.summary()) + "</pre></div>")
         return "\n".join(out)
 
@@ -325,25 +329,20 @@ class Comparison:
             fig, ax = plt.subplots(figsize=(8, 3.5))
         else:
             fig = ax.figure
-        xs = list(range(len(self.model)))
+        from ..viz.counters import draw_counters
+
         for n, o in enumerate(self.model):
             if o.text.startswith("ksmd"):
                 ax.axvline(n, color="#ddd", lw=0.8, zorder=0)
-        for i, c in enumerate(counters):
-            color = f"C{i}"
-            if self.kernel is not None:
-                ax.plot(xs, [o.counters.get(c) for o in self.kernel], color=color, lw=2.5,
-                        alpha=0.5, label=f"{_SHORT.get(c, c)} (kernel)")
-            ax.plot(xs, [o.counters.get(c) for o in self.model], color=color, ls="--",
-                    marker=".", label=f"{_SHORT.get(c, c)} (model)")
-        from matplotlib.ticker import MaxNLocator
-
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("step (grey lines: ksmd passes)")
-        ax.set_ylabel("pages")
-        ax.set_title(f"{self.workload.name}: {self.label}", fontsize=9)
-        ax.legend(fontsize=7, ncol=2)
+        kernel = None if self.kernel is None else [o.counters for o in self.kernel]
+        draw_counters(
+            ax,
+            [o.counters for o in self.model],
+            compare=kernel,
+            counters=counters,
+            title=f"{self.workload.name}: {self.label}",
+            xlabel="step (grey lines: ksmd passes)",
+        )
         return fig
 
     # -- JSON ------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def memory_layout(g) -> dict:
 
     row = max((b.h for b in boxes.values()), default=0)
 
-    def pack(members, target, top=TOP, breaks=(), pitch=0):
+    def pack(members, target, top=TOP + BAND_HEAD, breaks=(), pitch=0):
         at = top
         for n in members:
             h = max(boxes[n].h, pitch)
@@ -242,15 +242,16 @@ def memory_layout(g) -> dict:
         for i in range(len(frames))
         if i == 0 or g.nodes[frames[i]]["nid"] != g.nodes[frames[i - 1]]["nid"]
     }
-    pack(frames, targets(frames, g.predecessors), breaks=firsts)
+    pack(frames, targets(frames, g.predecessors), top=TOP, breaks=firsts)
     stable = cols.get(5, [])
     stable.sort(key=lambda n: (mean(n, nbrs) if mean(n, nbrs) is not None else 1e9, n))
     pack(stable, targets(stable, nbrs))
     x = 0.0
     for c in sorted(cols):
         w = max(boxes[n].w for n in cols[c])
-        w = max(w, text_width(COLUMNS[c], FONT))
+        w = max(w, text_width(COLUMNS[c], FONT) + 2 * Box.PAD_X)
         for n in cols[c]:
+            boxes[n].w = w  # one width per column: the edges leave and arrive aligned
             boxes[n].x = x + w / 2 + MARGIN
             boxes[n].y = y[n]
         x += w + COL_GAP
@@ -284,15 +285,26 @@ def draw_graph(g, title, changed=(), culprit=()) -> Diagram:
             seen.add(c)
             d.text(b.x, 38, COLUMNS[c], size=FONT, anchor="middle", weight="bold", color=INK2)
     styles = set()
+    cols = {n: g.nodes[n]["col"] for n in g}
+    skipped = {}  # column -> its boxes, for edges that pass over a column
+    for n, c in cols.items():
+        skipped.setdefault(c, []).append(boxes[n])
+    between = {
+        (u, v): [
+            b
+            for c in range(min(cols[u], cols[v]) + 1, max(cols[u], cols[v]))
+            for b in skipped.get(c, [])
+        ]
+        for u, v in g.edges
+    }
     for u, v in sorted(g.edges, key=lambda e: (str(e[0]), str(e[1]))):
         e = g.edges[u, v]
         kind = e.get("kind")
         dash = {"dashed": "6 4", "dotted": "2 3"}.get(e.get("style"))
         color = CULPRIT if u in culprit and v in culprit else EDGE_COLOR.get(kind, INK2)
         styles.add(kind)
-        d.edge(
-            boxes[u],
-            boxes[v],
+        d.line(
+            _route(boxes[u], boxes[v], between.get(abs(cols[u] - cols[v]) > 1 and (u, v), ())),
             color=color,
             dash=dash,
             width=1.6 if kind in EDGE_COLOR else 1.2,
@@ -313,6 +325,39 @@ def draw_graph(g, title, changed=(), culprit=()) -> Diagram:
         d.text(MARGIN, bottom, "lines: " + "; ".join(legend), size=FONT - 1, color=INK2)
     d.fit()
     return d
+
+
+def _route(a, b, over=(), stub=14):
+    """An edge between columns: out of the side facing the target, level for a short
+    stub, across, and level again into the target's facing side, so that it never
+    enters a box of the column it leaves or reaches. Over a column in between (the swap
+    slots, between PTEs and frames) it keeps to the free gap nearest its way."""
+    if b.x >= a.x:
+        x0, x1, s = a.rect[2], b.rect[0], stub
+    else:
+        x0, x1, s = a.rect[0], b.rect[2], -stub
+    start, end = [(x0, a.y), (x0 + s, a.y)], [(x1 - s, b.y), (x1, b.y)]
+    if not over:
+        return start + end
+    lo = min(o.rect[0] for o in over) - 6
+    hi = max(o.rect[2] for o in over) + 6
+    want = (a.y + b.y) / 2
+    edges = sorted((o.rect[1], o.rect[3]) for o in over)
+    free = (
+        [(-1e9, edges[0][0])]
+        + [(edges[i][1], edges[i + 1][0]) for i in range(len(edges) - 1)]
+        + [(edges[-1][1], 1e9)]
+    )
+    best = None
+    for top, bottom in free:
+        if bottom - top < 6:
+            continue
+        y = min(max(want, top + 3), bottom - 3)
+        if best is None or abs(y - want) < abs(best - want):
+            best = y
+    if b.x < a.x:
+        lo, hi = hi, lo
+    return start + [(lo, best), (hi, best)] + end
 
 
 EDGE_COLOR = {

@@ -132,7 +132,13 @@ def ring_layout(g) -> dict:
         new.x, new.y = t.rect[2] + 30 + new.w / 2, t.y
     else:
         new.x, new.y = t.rect[0] - 30 - new.w / 2, t.y
-    g.graph["centre"] = (cx, cy)
+    # move the whole picture up and left against the margins
+    dx = MARGIN - min(b.rect[0] for b in boxes.values())
+    dy = TOP - min(b.rect[1] for b in boxes.values()) + 10
+    for b in boxes.values():
+        b.x += dx
+        b.y += dy
+    g.graph["centre"] = (cx + dx, cy + dy)
     return boxes
 
 
@@ -167,7 +173,7 @@ def draw_ring(w, title=None, changed=(), culprit=()) -> Diagram:
         emph = "culprit" if n in culprit else "changed" if n in changed else None
         outline = CURSOR if nd["cursor"] else None
         d.box(b, kind, nd["title"], emph, outline=outline)
-    bottom = max(max(b.rect[3] for b in boxes.values()), max(p[1] for s in d.segments for p in s))
+    bottom = max([b.rect[3] for b in boxes.values()] + [p[1] for _, s in d.segments for p in s])
     lines = textwrap.wrap(f"run={w.ksm.run}: a new mm_slot goes {g.graph['rule']}", 60)
     for i, line in enumerate(lines):
         d.text(MARGIN, bottom + 22 + i * FONT * 1.3, line, italic=True)

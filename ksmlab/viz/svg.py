@@ -130,7 +130,8 @@ class Diagram:
     """An SVG picture of ``width`` x ``height`` pixels with a title and a description.
 
     ``texts`` lists every text's bounding box as (x0, y0, x1, y1, text, size) and
-    ``boxes`` every node box, ``segments`` every edge as a polyline; the tests read them.
+    ``boxes`` every node box, ``segments`` every line as (class, polyline), edges
+    between boxes having class "edge"; the tests read them.
     """
 
     def __init__(self, kind, title, desc=""):
@@ -145,8 +146,20 @@ class Diagram:
         self._body = []
 
     # -- elements ---------------------------------------------------------------------
-    def text(self, x, y, s, size=FONT, anchor="start", color=INK, weight="normal", italic=False):
-        """One line of text; (x, y) is the anchor point on the baseline's vertical middle."""
+    def text(
+        self,
+        x,
+        y,
+        s,
+        size=FONT,
+        anchor="start",
+        color=INK,
+        weight="normal",
+        italic=False,
+        title=None,
+    ):
+        """One line of text; (x, y) is the anchor point on the baseline's vertical middle;
+        ``title`` is its hover text (for a label cut short)."""
         w = text_width(s, size)
         x0 = {"start": x, "middle": x - w / 2, "end": x - w}[anchor]
         self.texts.append((x0, y - size * 0.6, x0 + w, y + size * 0.6, s, size))
@@ -154,20 +167,34 @@ class Diagram:
         extra = (' font-weight="bold"' if weight == "bold" else "") + (
             ' font-style="italic"' if italic else ""
         )
+        hover = f"<title>{html.escape(title)}</title>" if title else ""
         self._body.append(
             f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size}" text-anchor="{anchor}" '
-            f'dominant-baseline="central" style="{style}"{extra}>{html.escape(s)}</text>'
+            f'dominant-baseline="central" style="{style}"{extra}>{hover}{html.escape(s)}</text>'
         )
 
     def rect(
-        self, x0, y0, x1, y1, fill, stroke="none", width=1.0, dash=None, radius=0, cls="", opacity=1
+        self,
+        x0,
+        y0,
+        x1,
+        y1,
+        fill,
+        stroke="none",
+        width=1.0,
+        dash=None,
+        radius=0,
+        cls="",
+        opacity=1,
+        title=None,
     ):
         d = f' stroke-dasharray="{dash}"' if dash else ""
         d += f' fill-opacity="{opacity}"' if opacity != 1 else ""
         c = f' class="{cls}"' if cls else ""
         self._body.append(
             f'<rect{c} x="{_n(x0)}" y="{_n(y0)}" width="{_n(x1 - x0)}" height="{_n(y1 - y0)}" '
-            f'rx="{radius}" style="fill:{fill};stroke:{stroke};stroke-width:{width}"{d}/>'
+            f'rx="{radius}" style="fill:{fill};stroke:{stroke};stroke-width:{width}"{d}'
+            + (f"><title>{html.escape(title)}</title></rect>" if title else "/>")
         )
 
     def box(self, box, kind, title, emphasis=None, outline=None):
@@ -212,7 +239,7 @@ class Diagram:
     def line(self, points, color=INK2, width=1.3, dash=None, arrow=True, title=None, cls="edge"):
         """A polyline through ``points``, with an arrowhead at the end (a polygon, so no
         marker ids are shared between diagrams on one page)."""
-        self.segments.append(list(points))
+        self.segments.append((cls, list(points)))
         d = f' stroke-dasharray="{dash}"' if dash else ""
         pts = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
         self._body.append(f'<g class="ksmlab-{cls}">')
@@ -265,7 +292,7 @@ class Diagram:
         for b in self.boxes.values():
             xs.append(b.rect[2])
             ys.append(b.rect[3])
-        for seg in self.segments:
+        for _, seg in self.segments:
             xs += [p[0] for p in seg]
             ys += [p[1] for p in seg]
         self.width = max(self.width, max(xs) + margin)
@@ -275,7 +302,8 @@ class Diagram:
         w, h = _n(math.ceil(self.width)), _n(math.ceil(self.height))
         tag = hashlib.sha1("\n".join(self._body).encode()).hexdigest()[:8]
         head = (
-            f'<svg xmlns="http://www.w3.org/2000/svg" class="ksmlab-diagram ksmlab-{self.kind}" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" '
+            f'class="ksmlab-diagram ksmlab-{self.kind} jp-mod-unconfined" style="max-width:none" '
             f'id="ksmlab-{self.kind}-{tag}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
             f'role="img" aria-labelledby="ksmlab-{self.kind}-{tag}-t ksmlab-{self.kind}-{tag}-d" '
             f'font-family="{FAMILY}">'
@@ -303,7 +331,8 @@ class Diagram:
 def html_of(diagrams) -> str:
     """Diagrams inline, side by side where the width allows and wrapped below each other
     where not; never shrunk below their design size (a narrow page scrolls instead),
-    so a label stays at least its design size on screen."""
+    so a label stays at least its design size on screen. JupyterLab fits an inline svg
+    to the output's width unless it has the class ``jp-mod-unconfined``; it has."""
     parts = [
         f'<div class="ksmlab-figure" style="flex:0 0 auto;max-width:100%;overflow-x:auto">'
         f"{d.svg()}</div>"

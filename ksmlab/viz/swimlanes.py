@@ -50,7 +50,7 @@ def draw_swimlanes(tl, title=None) -> Diagram:
     y = 40
     lane_y = {}
     for t, head in zip(tl.tasks, heads, strict=True):
-        d.text(8, y, head, weight="bold")
+        d.text(8, y, head, weight="bold", title=f"{t}: {tl.titles.get(t, '')}")
         lane_y[t] = y + ROW
         d.line(
             [(left - 4, y + ROW), (left + steps * STEP, y + ROW)],
@@ -62,7 +62,7 @@ def draw_swimlanes(tl, title=None) -> Diagram:
         ly = y + ROW
         for lock in rows[t]:
             ly += ROW
-            d.text(left - 8, ly, _cut(lock), anchor="end", color=INK2, size=FONT - 1)
+            d.text(left - 8, ly, _cut(lock), anchor="end", color=INK2, size=FONT - 1, title=lock)
         y = ly + ROW + 6
     bottom = y - 6
     for task, lock, a, b in spans:
@@ -77,6 +77,7 @@ def draw_swimlanes(tl, title=None) -> Diagram:
             LANE_COLORS[k % len(LANE_COLORS)],
             opacity=0.7,
             cls="ksmlab-lock",
+            title=f"{task} holds {lock}" + (f" in step {a}" if a == b else f" in steps {a}-{b}"),
         )
     for ev in tl.events:
         cx, cy = left + (ev.index - 0.5) * STEP, lane_y[ev.task]

@@ -1,5 +1,7 @@
 """Text pictures of the world and of traces, for terminals, doctests and tests."""
 
+import textwrap
+
 from ..mm.page import PageKsm, page_stable_node
 from ..mm.pte import MigrationEntry, Present, SwapEntry
 from .style import content_text, page_kind, short
@@ -98,12 +100,34 @@ def picture(w) -> str:
     return "\n".join(lines)
 
 
-def format_trace(trace, violation=None) -> str:
-    """A trace as a table, one step a line (``*`` marks a preemption), and the violation."""
-    lines = ["step  task  at                                                   what"]
+#: the widest line of a text table: what a 1024 px JupyterLab shows unwrapped, with the
+#: file browser open (about 650 px of output at 7.8 px a character)
+WIDTH = 84
+
+
+def format_trace(trace, violation=None, width=WIDTH) -> str:
+    """A trace as a table, one step a line (``*`` marks a preemption), and the violation.
+    Columns are as wide as their longest entry; a long "what" goes on under its column,
+    broken between words, so no line is wider than ``width``."""
+    tw = max([len(ev.task) for ev in trace] + [4])
+    aw = max([len(ev.label) for ev in trace] + [2])
+    indent = 4 + 1 + 1 + tw + 1 + aw + 1
+    room = max(width - indent, 20)
+    lines = [f"step  {'task':<{tw}} {'at':<{aw}} what".rstrip()]
     for ev in trace:
         mark = "*" if ev.preemption else " "
-        lines.append(f"{ev.index:>4}{mark} {ev.task:<5} {ev.label:<52} {ev.detail}".rstrip())
+        what = textwrap.wrap(ev.detail, room, break_long_words=False, break_on_hyphens=False)
+        what = what or [""]
+        lines.append(f"{ev.index:>4}{mark} {ev.task:<{tw}} {ev.label:<{aw}} {what[0]}".rstrip())
+        lines.extend(" " * indent + more for more in what[1:])
     if violation:
-        lines.append(f"VIOLATION: {violation}")
+        lines.extend(
+            textwrap.wrap(
+                f"VIOLATION: {violation}",
+                width,
+                subsequent_indent="  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from ..mm.page import page_stable_node
 from .style import COLORS, content_text, where
 from .svg import FONT, INK2, Box, Diagram
 
-__all__ = ["trees_graph", "trees_layout", "draw_trees", "MIGRATE_NODES"]
+__all__ = ["trees_graph", "trees_layout", "draw_trees", "draw_trees_graph", "MIGRATE_NODES"]
 
 MIGRATE_NODES = "root:migrate_nodes"
 
@@ -176,13 +176,19 @@ def draw_trees(w, all_trees=False, title=None, changed=(), culprit=()) -> Diagra
     g = trees_graph(w, all_trees)
     mode = f"merge_across_nodes={w.ksm.merge_across_nodes}"
     title = title or f"stable (orange) and unstable (green) trees, {mode}"
+    return draw_trees_graph(g, title, mode, changed, culprit)
+
+
+def draw_trees_graph(g, title, mode="", changed=(), culprit=()) -> Diagram:
+    """A trees graph (from ``trees_graph``) as an SVG diagram."""
     boxes = trees_layout(g)
     kinds = [g.nodes[n]["kind"] for n in g]
     d = Diagram(
         "trees",
         title,
-        f"{mode}; {kinds.count('stable')} stable nodes, {kinds.count('unstable')} unstable "
-        "items; each tree in content order, left to right. Hover over a box for its details.",
+        f"{mode + '; ' if mode else ''}{kinds.count('stable')} stable nodes, "
+        f"{kinds.count('unstable')} unstable items; each tree in content order, left to "
+        "right. Hover over a box for its details.",
     )
     d.text(MARGIN, 14, title, size=FONT + 2, weight="bold")
     for u, v in sorted(g.edges, key=lambda e: (str(e[0]), str(e[1]))):

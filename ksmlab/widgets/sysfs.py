@@ -43,7 +43,11 @@ class SysfsPanel(W.VBox):
         self.status = W.HTML()
         self.knobs_html = W.HTML()
         self.counters_html = W.HTML()
-        self.plot = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        # drawn at twice its shown size (sharp on any screen), shown 600 px wide at most
+        # and never stretched: the height follows the width
+        self.plot = W.Image(
+            format="png", width="600", layout=W.Layout(max_width="100%", height="auto")
+        )
         self.write_button.on_click(guarded(self.error, lambda _b: self.write()))
         self.pass_button.on_click(guarded(self.error, lambda _b: self.run_pass()))
         super().__init__(
@@ -98,5 +102,6 @@ class SysfsPanel(W.VBox):
             self.plot.value = png_of_axes(
                 [(draw_counters, (self.history,))],
                 figsize=(6, 3),
-                margins={"left": 0.1, "right": 0.98, "bottom": 0.16, "top": 0.9},
+                dpi=144,
+                margins={"left": 0.11, "right": 0.98, "bottom": 0.16, "top": 0.9},
             )
