@@ -72,6 +72,20 @@ def test_import_ksmlab_and_text_pictures_stay_light():
     assert out.stdout.strip() == "[]"
 
 
+def test_diagrams_need_no_matplotlib():
+    code = (
+        "import sys\n"
+        "from ksmlab import Fixes, scenarios, viz\n"
+        "w = scenarios.get('merge_across_nodes_switch').build(Fixes.none()).world\n"
+        "viz.Stack(viz.draw_memory(w), viz.draw_trees(w), viz.draw_ring(w))._repr_html_()\n"
+        "tl = viz.timeline('fork_behind_unmerge_cursor', 'U*3 F*2', Fixes.none())\n"
+        "viz.draw_swimlanes(tl).svg()\n"
+        "print([m for m in sys.modules if m.split('.')[0] == 'matplotlib'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 # -- text pictures ----------------------------------------------------------------------
 def test_picture_of_a_fresh_kernel():
     text = viz.picture(ksmlab.Kernel(nodes=2).world)

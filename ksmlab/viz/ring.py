@@ -30,7 +30,7 @@ def insertion_point(w) -> tuple:
     decides under the world's fixes."""
     ksm = w.ksm
     if w.fixes.cursor_insertion and ksm.run & KSM_RUN_UNMERGE:
-        return HEAD, "at the tail (run=2 with the fix), so the unmerge walk still reaches it"
+        return HEAD, "at the tail (the fix), so the unmerge walk still reaches it"
     cursor = _name(ksm, ksm.ksm_scan.mm_slot)
     if ksm.run & KSM_RUN_UNMERGE and cursor != HEAD:
         return cursor, "behind the cursor, among the slots run=2 has already passed"

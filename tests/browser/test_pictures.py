@@ -45,7 +45,8 @@ def test_diagrams_in_lab_at_1024_px(page, servers, screens):
     for f in figures:
         assert abs(f["shown"] - f["design"]) < 1, f  # not shrunk to the output's width
         assert f["smallest"] >= 11, f
-        assert f["boxes"] == f["titled"] > 0, f
+        assert f["boxes"] == f["titled"], f  # (swimlanes have marks, not boxes)
+    assert sum(f["boxes"] for f in figures) > 40
     light = _rgb(page.evaluate(INK))
     assert max(light) < 100  # dark text on the light theme
     screens(page, "pictures-1024-light", page.locator(DIAGRAMS).first)
