@@ -71,7 +71,7 @@ def _swapin_advice(rec, mapping="P's mapping"):
     return "swapin-window"
 
 
-def _stale_advice(rec, walker="W"):
+def _stale_advice(rec):
     freed = rec.done_step("R")
     switched = _first_set(rec, "merge_across_nodes", 0)
     ksmd = rec.first_running("K")
