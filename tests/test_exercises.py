@@ -654,3 +654,16 @@ def test_every_fact_of_clean_feedback_holds_in_the_replay(id):
                                            ("08.break-one-fix-off", 13619)])
 def test_every_fact_of_clean_capstone_feedback_holds_in_the_replay(id, count):
     assert _check_every_fact(id) == count
+
+
+@pytest.mark.parametrize(("id", "workload"), [("09.duplicates-pass2", "duplicates"),
+                                              ("09.merge-into-existing", "merge-into-existing")])
+def test_live_prompts_number_the_steps_as_the_table_rows(id, workload):
+    from ksmlab.live import compare, get
+    from ksmlab.live.workload import step_text
+
+    prompt = exercises.get(id).prompt
+    table = str(compare(workload))
+    for i, step in enumerate(get(workload).steps, 1):
+        assert f"{i:>4} {step_text(step)}" in prompt
+        assert f"{i:>3} {step_text(step)}" in table

@@ -23,9 +23,11 @@ def _after_pass(observations, n):
 
 
 def _describe(name) -> str:
+    """The workload's steps as the comparison table writes them, numbered as its rows."""
     from ..live import get
+    from ..live.workload import step_text
 
-    return "\n".join(f"    {i}: {step}" for i, step in enumerate(get(name).steps, 1))
+    return "\n".join(f"{i:>4} {step_text(step)}" for i, step in enumerate(get(name).steps, 1))
 
 
 def _duplicates_pass2():
