@@ -496,6 +496,26 @@ def test_swimlanes_and_schedule_tree_of_each_counterexample_are_readable(name):
     check_readable(viz.draw_schedule_tree(tree))
 
 
+def test_long_swimlanes_are_readable_and_fit_a_notebook():
+    # notebook 08's clean run: 42 steps of five tasks
+    tl = viz.timeline("merge_across_nodes_switch", "W*22 R K*16 F*2 T", Fixes.all())
+    assert len(tl.events) == 42 and tl.violation is None
+    d = viz.draw_swimlanes(tl, title="Fixes.all(): W, R, K, then F and T - clean")
+    check_readable(d)
+    assert d.width <= 900
+    assert [t[4] for t in d.texts if t[4].isdigit()] == [
+        "1",
+        "5",
+        "10",
+        "15",
+        "20",
+        "25",
+        "30",
+        "35",
+        "40",
+    ]
+
+
 def test_capstone_schedule_tree_at_the_notebook_size_is_readable():
     name = "merge_across_nodes_switch"
     r = ksmlab.explore(name, fixes=Fixes.all().without("cursor_insertion"))

@@ -11,9 +11,9 @@ from .svg import FONT, INK2, LANE_COLORS, Diagram, text_width
 
 __all__ = ["draw_swimlanes", "lane_of"]
 
-STEP = 22  # pixels per step
+STEP = 22  # pixels per step; 16 for long traces, so that 40 steps fit in 900 px
 ROW = 20  # height of a lock bar's row
-LEFT_MAX = 30  # characters of a lane's title or lock name shown (the hover has it all)
+LEFT_MAX = 30  # characters of a lock name shown (the hover has it all; titles get 64)
 MARK = "var(--jp-brand-color1, #1976d2)"
 BAD = "var(--jp-error-color1, #d32f2f)"
 
@@ -31,15 +31,18 @@ def draw_swimlanes(tl, title=None) -> Diagram:
     """A Timeline as an SVG diagram."""
     title = title or "trace"
     steps = len(tl.events)
+    step = STEP if steps <= 24 else 16
     spans = [s for s in tl.intervals() if s[0] in tl.tasks]
     rows = {t: [] for t in tl.tasks}  # each task's locks get their own row in its lane
     for task, lock, _, _ in spans:
         if lock not in rows[task]:
             rows[task].append(lock)
     locks = sorted({lock for _, lock, _, _ in spans})
-    heads = [_cut(f"{t}: {tl.titles.get(t, '')}".rstrip(": ")) for t in tl.tasks]
+    heads = [_cut(f"{t}: {tl.titles.get(t, '')}".rstrip(": "), 64) for t in tl.tasks]
     names = [_cut(lock) for t in tl.tasks for lock in rows[t]]
-    left = 12 + max(text_width(s, FONT) for s in heads + names + ["step"]) + 12
+    # the lane titles have a row of their own above each lane: only the lock names and
+    # the axis name need the left column
+    left = 12 + max(text_width(s, FONT) for s in names + ["step"]) + 12
     d = Diagram(
         "swimlanes",
         title,
@@ -53,7 +56,7 @@ def draw_swimlanes(tl, title=None) -> Diagram:
         d.text(8, y, head, weight="bold", title=f"{t}: {tl.titles.get(t, '')}")
         lane_y[t] = y + ROW
         d.line(
-            [(left - 4, y + ROW), (left + steps * STEP, y + ROW)],
+            [(left - 4, y + ROW), (left + steps * step, y + ROW)],
             color=INK2,
             width=0.6,
             arrow=False,
@@ -68,7 +71,7 @@ def draw_swimlanes(tl, title=None) -> Diagram:
     for task, lock, a, b in spans:
         k = locks.index(lock)
         ly = lane_y[task] + ROW * (1 + rows[task].index(lock))
-        x0, x1 = left + (a - 1) * STEP + 3, left + b * STEP - 3
+        x0, x1 = left + (a - 1) * step + 3, left + b * step - 3
         d.rect(
             x0,
             ly - 5,
@@ -80,7 +83,7 @@ def draw_swimlanes(tl, title=None) -> Diagram:
             title=f"{task} holds {lock}" + (f" in step {a}" if a == b else f" in steps {a}-{b}"),
         )
     for ev in tl.events:
-        cx, cy = left + (ev.index - 0.5) * STEP, lane_y[ev.task]
+        cx, cy = left + (ev.index - 0.5) * step, lane_y[ev.task]
         bad = tl.violation_step == ev.index or ev.label == "OOPS"
         color = BAD if bad else MARK
         what = (
@@ -99,9 +102,9 @@ def draw_swimlanes(tl, title=None) -> Diagram:
     # the step axis: integer ticks, labelled every 1, 5 or 10 steps
     every = 1 if steps <= 12 else 5 if steps <= 60 else 10
     ay = bottom + 8
-    d.line([(left, ay), (left + steps * STEP, ay)], color=INK2, width=1, arrow=False, cls="axis")
+    d.line([(left, ay), (left + steps * step, ay)], color=INK2, width=1, arrow=False, cls="axis")
     for i in range(1, steps + 1):
-        x = left + (i - 0.5) * STEP
+        x = left + (i - 0.5) * step
         major = i % every == 0 or i == 1
         d.line(
             [(x, ay), (x, ay + (6 if major else 3))], color=INK2, width=1, arrow=False, cls="tick"
@@ -113,9 +116,9 @@ def draw_swimlanes(tl, title=None) -> Diagram:
     d.text(left, ay + 36, legend, color=INK2, size=FONT - 1)
     end = ay + 36
     if tl.violation_step is not None:
-        x = left + (tl.violation_step - 0.5) * STEP
+        x = left + (tl.violation_step - 0.5) * step
         d.line([(x, 28), (x, ay)], color=BAD, width=1.5, dash="5 3", arrow=False, cls="violation")
-        width = max(60, int((left + steps * STEP) / (FONT * 0.6)))
+        width = max(60, int((left + steps * step) / (FONT * 0.6)))
         for i, line in enumerate(
             textwrap.wrap(f"VIOLATION at step {tl.violation_step}: {tl.violation}", width)
         ):
