@@ -116,10 +116,20 @@ class Comparison:
                 self.differences.extend(_diffs(m, k, known))
 
     def __repr__(self) -> str:
-        verdict = "agree" if self.agree else f"{len(self.unexpected)} unexpected differences"
+        return f"<Comparison {self.workload.name}: {len(self.model)} observations, {self.verdict}>"
+
+    @property
+    def verdict(self) -> str:
+        """One phrase: whether and where the two sides agree."""
         if self.kernel is None:
-            verdict = "model only"
-        return f"<Comparison {self.workload.name}: {len(self.model)} observations, {verdict}>"
+            return "model only"
+        if self.unexpected:
+            return f"{len(self.unexpected)} unexpected difference(s)"
+        if self.missing_known:
+            return f"{len(self.missing_known)} expected difference(s) missing"
+        if self.differences:
+            return f"agree except where expected ({len(self.differences)} expected difference(s))"
+        return "agree at every step"
 
     # -- verdicts ----------------------------------------------------------------------
     @property
