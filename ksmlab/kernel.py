@@ -8,7 +8,7 @@ from .errors import KernelError, KernelOops
 from .fixes import Fixes
 from .ksm.scan import ksm_scan_thread, ksmd_batch
 from .ksm.state import KSM_RUN_MERGE, RMAP_ITEM_SIZE
-from .ksm.sysfs import COUNTERS, KNOBS, sysfs_read, sysfs_store
+from .ksm.sysfs import COUNTERS, KNOBS, sysfs_read, sysfs_write_file
 from .mm.fork import dup_mmap, mmput
 from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE, madvise_vmas
 from .mm.memory import user_access
@@ -191,17 +191,20 @@ class Sysfs:
             raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
         return sysfs_read(self._w, name)
 
-    def write(self, name, value) -> None:
-        """Write ``value`` (an int, or the text as written) to a knob."""
+    def write(self, name, value) -> int:
+        """write(2) to a knob: an int as its decimal text, a str as UTF-8, bytes as they
+        are. Returns what write(2) returns (see ``sysfs_write_file``: a 0-byte write
+        succeeds and changes nothing, a longer-than-a-page write is short)."""
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise TypeError(f"value must be an int or a str, not {type(value).__name__}")
+        if isinstance(value, bool) or not isinstance(value, (int, str, bytes, bytearray)):
+            raise TypeError(f"value must be an int, a str or bytes, not {type(value).__name__}")
         if name in COUNTERS:
             raise KernelError(errno.EACCES, f"/sys/kernel/mm/ksm/{name} is read-only")
         if name not in KNOBS:
             raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
-        _run(self._w, f"echo>{name}", sysfs_store(self._w, name, str(value)))
+        buf = bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode()
+        return _run(self._w, f"echo>{name}", sysfs_write_file(self._w, name, buf))
 
     def snapshot(self) -> dict:
         """Every knob and counter, by name."""

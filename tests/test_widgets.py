@@ -91,6 +91,8 @@ def test_textbook_clicks_with_the_fix_off_show_the_violation(name, steppers):
         "follow_page_migration_wait",
     ):
         assert ksm_pages_mapped(w)  # what the banner says, in the model's state
+    elif scenarios.get(name).kept_in_3_9:
+        assert violation.startswith("invariant unstable_tree_consistent:")
     else:
         assert violation.startswith("oops:") and s.session.sched.oops is not None
     # once the property is broken, no task runs on: undo or reset first
@@ -100,7 +102,7 @@ def test_textbook_clicks_with_the_fix_off_show_the_violation(name, steppers):
     assert s.schedule == schedule
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if not scenarios.get(n).kept_in_3_9])
 def test_same_clicks_with_the_fix_on_end_cleanly_or_are_refused(name, steppers):
     schedule, _ = textbook(name)
     s = steppers(name, fixes=buggy(name), figures=False)

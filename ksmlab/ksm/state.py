@@ -1,5 +1,9 @@
 """KSM's structures (``struct stable_node``, ``rmap_item``, ``mm_slot``, ``ksm_scan``) and
-its global state: trees, the mm_slot list, counters, knobs and ``ksm_thread_mutex``."""
+its global state: trees, the mm_slot list, counters, knobs and ``ksm_thread_mutex``.
+
+Simplifications: the slab allocations (alloc_rmap_item, alloc_stable_node, alloc_mm_slot)
+never fail; ``mm_slots_hash`` is a dict and the mm_slot list a Python list.
+"""
 
 from ..sched.locks import Mutex
 from .tree import RB_SLOTS, Tree, rb_init
@@ -43,7 +47,11 @@ class StableNode:
 
 
 class RmapItem:
-    """``struct rmap_item``: KSM's record of one (mm, address) it has visited."""
+    """``struct rmap_item``: KSM's record of one (mm, address) it has visited.
+
+    The kernel packs STABLE_FLAG, UNSTABLE_FLAG and the seqnr into the low bits of
+    ``address`` and overlays the unstable and stable fields; the model keeps separate
+    fields (``tree`` only serves the oops checks)."""
 
     __slots__ = (
         "mm",

@@ -252,6 +252,15 @@ class KsmGuard:
         with open(self._path(name), "w") as f:
             f.write(str(value))
 
+    def write_raw(self, name, data: bytes) -> int:
+        """One write(2) of ``data`` to a knob, as given (no retry of a short write);
+        returns what write(2) returns, or raises OSError with the kernel's errno."""
+        fd = os.open(self._path(name), os.O_WRONLY)
+        try:
+            return os.write(fd, data)
+        finally:
+            os.close(fd)
+
     def _has(self, name) -> bool:
         return os.path.exists(self._path(name))
 
