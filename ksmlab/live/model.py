@@ -26,8 +26,8 @@ class ModelBackend:
     side = "model"
 
     def __init__(self, nodes: int = 1, check: bool = True, version: str = DEFAULT_VERSION,
-                 changes=None):
-        self.k = Kernel(nodes=nodes, version=version, changes=changes)
+                 changes=None, fixes=None):
+        self.k = Kernel(nodes=nodes, fixes=fixes, version=version, changes=changes)
         self.k.sysfs.write("run", 1)
         self.procs: dict = {}  # name -> (Process, base address, npages)
         self._check = check
