@@ -123,4 +123,38 @@ def exercises():
         hints=["Which settings does the live lab change before it runs a workload?"],
         explanation="Every difference the lab reports is named with the commit that caused "
                     "it; this one is d58a361b0350."))
+
+    def which_switch():
+        """The change whose what-if (6.18 without it) leaves c's page unmerged after the
+        pass that follows b's MADV_UNMERGEABLE (row 15)."""
+        from ..changes import Changes
+        from ..live import get, run_model
+
+        w = get("stale-stable-node")
+        out = [n for n in Changes.names()
+               if run_model(w, version="6.18", changes=Changes.of("6.18").without(n))[15]
+               .procs["c"]["ksm_merging_pages"] == 0]
+        return {"stale_node_restart": "b", "checksum_first": "a",
+                "stable_node_chains": "c"}.get(out[0], "d") if len(out) == 1 else "d"
+
+    out.append(ChoiceExercise(
+        "09.which-switch", NB, "Which switch makes the difference",
+        "In `stale-stable-node`, c's page Z merges with a's KSM page at row 15 on the 6.18 "
+        "profile and on the kernel. Turn one change off at a time "
+        "(`Changes.of('6.18').without(name)`): which one leaves c's page unmerged there?",
+        [Option("a", "checksum_first (6.11, d58a361b0350)",
+                "c kept its checksum for a whole pass before that row: the checksum test "
+                "passes either way."),
+         Option("b", "stale_node_restart (4.5)"),
+         Option("c", "stable_node_chains (4.13, 2c653d0ee2ae)",
+                "a's KSM page has two sharers, far from max_page_sharing, and it has "
+                "rmap_items: it is a sharing candidate either way."),
+         Option("d", "sysfs_6_18",
+                "the workload writes no knob the 6.18 sysfs parses differently.")],
+        which_switch,
+        hints=["What is at the root of the stable tree when c's search starts, and is its "
+               "page still there?"],
+        explanation="M's stable node is the root and its page is gone. get_ksm_page removes "
+                    "it; since 4.5 the search then starts again and finds a's Z, where 3.9 "
+                    "gave up and sent c's page to the unstable tree."))
     return out
