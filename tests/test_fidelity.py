@@ -10,8 +10,9 @@ from ksmlab.ksm.scan import ksmd_batch
 from ksmlab.mm.memory import user_access
 from ksmlab.mm.migrate import migrate_pages
 from ksmlab.mm.page import page_stable_node
-from ksmlab.mm.pte import MigrationEntry, Present
-from ksmlab.mm.vmscan import isolate_lru_page
+from ksmlab.mm.pte import MigrationEntry, Present, SwapEntry
+from ksmlab.mm.rmap import page_address_in_vma
+from ksmlab.mm.vmscan import isolate_lru_page, reclaim_page
 from ksmlab.sched.points import Blocked
 from ksmlab.sched.scheduler import TaskState
 
@@ -131,6 +132,54 @@ def test_write_fault_sleeps_on_the_page_lock_migration_holds():
     assert p.read(a).rstrip(b"\0") == b"P's data"
     assert c.read(a).rstrip(b"\0") == b"C's data"
     k.check()
+
+
+def test_write_fault_sleeps_on_the_page_lock_reclaim_holds():
+    k = Kernel(nodes=1)
+    p = k.spawn("P")
+    a = p.mmap(1)
+    p.write(a, b"P's data")
+    c = p.fork("C")
+    w = k.world
+    page = k.page_at(p, a)
+    isolate_lru_page(page)
+    r = TaskState("kswapd", "reclaim P's page", reclaim_page(w, page))
+    _drive(w, r, "try_to_unmap:next_vma")  # locked, in the swap cache; P's PTE swapped
+    assert p.pte(a).__class__ is SwapEntry and c.pte(a).page is page and page.swapcache
+    t = TaskState("C", "C writes its page", user_access(w, c.mm.find_vma(a), a, b"C's data"))
+    ev = _drive(w, t, "do_wp_page:lock_page")
+    assert ev.__class__ is Blocked and ev.reason == f"page {page.pfn:#x} is locked by kswapd"
+    assert _drive(w, r) == 2  # reclaim goes on and unmaps C's PTE too
+    assert c.pte(a).__class__ is SwapEntry and page.lock_owner is None
+    # C wakes, backs out, faults the page back in from the swap cache, then copies it
+    # (P's swap entry still refers to the page, so it is not reused)
+    assert _drive(w, t) is None
+    assert c.pte(a).page is not page and c.pte(a).page.content == b"C's data"
+    assert p.pte(a).__class__ is SwapEntry and page.swapcache and page.mapcount == 0
+    assert p.read(a).rstrip(b"\0") == b"P's data"
+    k.check()
+
+
+def test_page_address_in_vma_refuses_ksm_pages_and_other_families():
+    k = Kernel(nodes=1)
+    p, q = k.spawn("P"), k.spawn("Q")
+    a, b = p.mmap(1), q.mmap(1)
+    p.write(a, b"same")
+    q.write(b, b"same")
+    pv, qv = p.mm.find_vma(a), q.mm.find_vma(b)
+    c = p.fork("C")
+    pp, qp = k.page_at(p, a), k.page_at(q, b)
+    assert page_address_in_vma(pp, pv) == a
+    assert page_address_in_vma(pp, c.mm.find_vma(a)) == a  # a child: the same root
+    assert page_address_in_vma(pp, qv) == -14  # another anon_vma family: -EFAULT
+    assert page_address_in_vma(qp, qv) == b and page_address_in_vma(qp, pv) == -14
+    for proc, addr in ((p, a), (q, b)):
+        proc.madvise(addr, 1, MADV_MERGEABLE)
+    k.sysfs.write("run", 1)
+    k.ksmd.passes(2)
+    kpage = k.page_at(q, b)
+    assert PageKsm(kpage) and k.page_at(p, a) is kpage
+    assert page_address_in_vma(kpage, qv) == -14  # page_anon_vma() is NULL: -EFAULT
 
 
 def test_write_fault_on_an_unlocked_exclusive_page_reuses_it():

@@ -9,6 +9,7 @@ line) run everywhere and never write to sysfs.
 from __future__ import annotations
 
 import copy
+import errno
 import io
 import json
 import os
@@ -525,25 +526,30 @@ def test_bench_real_ksmd_passes_leave_the_models_counters(live):
 
 # -- sysfs writes, byte for byte ----------------------------------------------------------
 
-#: bytes written; on the 6.18 profile the kernfs write (3.14: PAGE_SIZE bytes kept, where
-#: 3.9's sysfs kept PAGE_SIZE - 1) is modelled, so the last two agree too
+#: the knobs, each from a value the model and the kernel both start from
+RAW_KNOBS = {
+    "run": 0,
+    "pages_to_scan": 33,
+    "sleep_millisecs": 33,
+    "merge_across_nodes": 1,
+    "max_page_sharing": 256,
+    "stable_node_chains_prune_millisecs": 2000,
+    "use_zero_pages": 0,
+    "smart_scan": 0,
+}
 RAW_WRITES = [
-    b"",
-    b"7\0junk",
-    b"8\n",
-    b"+9",
-    b"\0",
-    b"\xff",
-    b"5\n\n",
-    b"0" * 4096 + b"1",
-    b"0" * 4094 + b"12",
+    b"", b"\0", b"1\0junk", b"0\n", b"1", b"2", b"12", b"+1", b"-1", b" 1", b"1 ", b"1\n\n",
+    b"y", b"on", b"off", b"x", b"\xff", b"4294967296", b"99999999999999999999",
+    b"0" * 4096 + b"1", b"0" * 4094 + b"12", b"0" * 4094 + b"1\n",
 ]
 
 
-def _model_write(name, start, data):
+def _model_write(name, start, data, version="6.18"):
+    """The model's write(2) of ``data``: (count or errno, value read back). The 6.18
+    profile takes it as kernfs does (3.14): PAGE_SIZE bytes instead of 3.9's one fewer."""
     from ksmlab import Kernel, KernelError
 
-    k = Kernel(nodes=1, version="6.18")
+    k = Kernel(nodes=1, version=version)
     k.sysfs.write(name, start)
     try:
         out = {"count": k.sysfs.write(name, data)}
@@ -554,23 +560,55 @@ def _model_write(name, start, data):
 
 
 @pytest.mark.live
-@pytest.mark.parametrize("name", ["pages_to_scan", "sleep_millisecs"])
-def test_sysfs_writes_byte_for_byte(live, name):
-    """One write(2) of each buffer, on the 6.18 model and on the kernel: the count
-    returned (or the errno) and the value read back agree."""
-    start = 33
+def test_sysfs_writes_byte_for_byte(live):
+    """One write(2) of each buffer to each knob, on the 6.18 model and on the kernel: the
+    count returned (or the errno) and the value read back agree (the 6.18 profile cuts a
+    long write where kernfs, 3.14, does: one byte later than 3.9's sysfs did)."""
+    seen = 0
     try:
         with live_guard.KsmGuard() as g:
-            for data in RAW_WRITES:
+            for name, start in RAW_KNOBS.items():
+                if not os.path.exists(os.path.join(g.ksm_dir, name)):
+                    continue
+                for data in RAW_WRITES:
+                    g.set_knob(name, start)
+                    try:
+                        got = {"count": g.write_raw(name, data)}
+                    except OSError as e:
+                        got = {"errno": e.errno}
+                    got["value"] = g.knob_int(name)
+                    assert got == _model_write(name, start, data), (name, data[:16])
+                    seen += 1
                 g.set_knob(name, start)
-                try:
-                    got = {"count": g.write_raw(name, data)}
-                except OSError as e:
-                    got = {"errno": e.errno}
-                got["value"] = g.knob_int(name)
-                assert got == _model_write(name, start, data), data[:16]
+            from ksmlab import Kernel, KernelError
+            from ksmlab.ksm.sysfs import COUNTERS as MODEL_COUNTERS
+
+            for name in MODEL_COUNTERS:  # refused at open(), whatever is written
+                if not os.path.exists(os.path.join(g.ksm_dir, name)):
+                    continue
+                for data in (b"", b"0"):
+                    with pytest.raises(OSError) as kernel_err:
+                        g.write_raw(name, data)
+                    with pytest.raises(KernelError) as model_err:
+                        Kernel(nodes=1, version="6.18").sysfs.write(name, data)
+                    assert kernel_err.value.errno == model_err.value.errno == errno.EACCES
+                    seen += 1
     except LiveUnavailable as e:
         _unavailable(e.reason)
+    present = [n for n in (*RAW_KNOBS, *MODEL_COUNTERS) if os.path.exists(os.path.join(KSM_DIR, n))]
+    knobs = sum(n in RAW_KNOBS for n in present)
+    assert knobs >= 5 and seen == knobs * len(RAW_WRITES) + 2 * (len(present) - knobs)
+
+
+def test_the_39_profile_cuts_a_long_sysfs_write_one_byte_before_kernfs():
+    """The 3.9 profile differs from the 6.18 one (kernfs) exactly at the 4,096th byte."""
+    long = b"0" * 4094 + b"12"
+    assert _model_write("pages_to_scan", 33, long, "3.9") == {"count": 4095, "value": 1}
+    assert _model_write("pages_to_scan", 33, long) == {"count": 4096, "value": 12}
+    for data in RAW_WRITES:
+        if len(data) < 4096:
+            assert _model_write("pages_to_scan", 33, data, "3.9") == _model_write(
+                "pages_to_scan", 33, data)
 
 
 #: (knob, bytes written) in order: 6.18's parsers and the advisor's rules
