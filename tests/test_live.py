@@ -466,6 +466,38 @@ def test_cli_errors():
     assert rc == 2 and "--record needs --live" in err
 
 
+def test_cli_version():
+    """The version is picked from the recording's kernel and named; --version overrides
+    it, and on the 3.9 profile a workload that shows a change differs (exit status 1)."""
+    rc, out, _ = _cli("live-compare", "merge-into-existing")
+    assert rc == 0
+    assert "model: Linux 6.18 profile (the newest modelled version not newer than the " \
+           "recorded kernel, 6.18" in out
+    rc, out, _ = _cli("live-compare", "merge-into-existing", "--version", "3.9")
+    assert rc == 1 and "model: Linux 3.9 profile (as asked)" in out and "\n!" in out
+    rc, _, err = _cli("live-compare", "uniques", "--version", "5.0")
+    assert rc == 2 and "invalid choice: '5.0'" in err
+    rc, out, _ = _cli("live-compare", "--list")
+    assert "[stale_node_restart, f2e5ff85ec7e, 4.5]" in out
+
+
+def test_compare_picks_the_version_from_the_kernel_side():
+    from ksmlab.live import pick_version
+
+    assert [pick_version(r) for r in ("3.9.0", "4.12.14", "6.17.1", "6.18.44-fc", "7.1")] == [
+        "3.9", "3.9", "3.9", "6.18", "6.18"]
+    with pytest.raises(ValueError, match="not a kernel release"):
+        pick_version("unknown")
+    with pytest.raises(ValueError, match="unknown kernel version '5.4'"):
+        compare("uniques", version="5.4")
+    rec = load_recording()
+    assert rec["recorded"]["kernel"].startswith("6.18")
+    rec = copy.deepcopy(rec)
+    rec["recorded"]["kernel"] = "5.15.0-91-generic"
+    c = compare("merge-into-existing", recording=rec)
+    assert c.version == "3.9" and "not newer than the recorded kernel, 5.15.0" in c.model_label
+
+
 def test_cli_recorded(tmp_path):
     rc, out, _ = _cli("live-compare", "exit", "--html", str(tmp_path / "t.html"))
     assert rc == 0
