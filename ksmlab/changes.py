@@ -6,7 +6,7 @@ has every one. Like a 2013 fix, a change can be turned off in a what-if:
 The four 2013 fixes (``ksmlab.Fixes``) are in every version.
 
 >>> [c.name for c in CHANGES]
-['stale_node_restart', 'stable_node_chains', 'checksum_first', 'sysfs_6_18']
+['stale_node_restart', 'stable_node_chains', 'chain_best_dup', 'checksum_first', 'sysfs_6_18']
 >>> Changes.of("6.18").without("checksum_first").checksum_first
 False
 >>> Changes.of("4.0")
@@ -49,6 +49,15 @@ CHANGES = (
         "(is_page_sharing_candidate); the stable_node_chains / stable_node_dups counters",
     ),
     Change(
+        "chain_best_dup",
+        "a0b856b617c5",
+        "6.11",
+        "with chains: a lookup takes a chain's best dup even when none can take another "
+        "sharer (the caller then checks), collapses a chain left with one dup at any "
+        "lookup, and frees a chain with none left (Chengming Zhou, 'mm/ksm: optimize the "
+        "chain()/chain_prune() interfaces')",
+    ),
+    Change(
         "checksum_first",
         "d58a361b0350",
         "6.11",
@@ -75,6 +84,7 @@ class Changes:
 
     stale_node_restart: bool = False
     stable_node_chains: bool = False
+    chain_best_dup: bool = False
     checksum_first: bool = False
     sysfs_6_18: bool = False
 

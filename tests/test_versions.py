@@ -173,6 +173,19 @@ def test_no_merging_into_a_node_without_rmap_items():
     assert off[-1].procs["a"]["ksm_merging_pages"] == 1
 
 
+def test_chain_best_dup_collapses_a_chain_left_with_one_full_dup():
+    on = _run("chain-collapse")
+    off = _run("chain-collapse", WHAT_IF["chain_best_dup"])
+    chains = [(o.counters["stable_node_chains"], o.counters["stable_node_dups"]) for o in on]
+    chains_off = [(o.counters["stable_node_chains"], o.counters["stable_node_dups"])
+                  for o in off]
+    assert chains[8:] == [(1, 2), (1, 1), (0, 0), (0, 0)]  # rows 8..11
+    assert chains_off[8:] == [(1, 2), (1, 1), (1, 1), (1, 1)]
+    for o, f in zip(on, off, strict=True):  # the pages and the other counters agree
+        assert {k: v for k, v in o.counters.items() if "stable_node" not in k} == {
+            k: v for k, v in f.counters.items() if "stable_node" not in k}
+
+
 def test_chain_pruning_runs_on_the_logical_clock():
     """Between two searches the clock moves on by sleep_millisecs per ksmd wake-up: a
     chain is pruned only once the interval has passed."""

@@ -70,17 +70,45 @@ def free_stable_node_chain(w, chain, tree) -> None:
     w.ksm.stable_node_chains -= 1
 
 
+def _better(w, dup, found, found_len) -> bool:
+    """Is ``dup`` a better pick than ``found``? 4.13: only a sharing candidate counts,
+    the one with most rmap_items; 6.11 (``chain_best_dup``): any live dup is better than
+    none, and a candidate (the one with most rmap_items) better than a non-candidate."""
+    if not w.changes.chain_best_dup:
+        return is_page_sharing_candidate(w, dup) and (found is None or len(dup.hlist) > found_len)
+    return found is None or (
+        is_page_sharing_candidate(w, dup)
+        and (not is_page_sharing_candidate(w, found) or len(dup.hlist) > found_len)
+    )
+
+
+def _collapse(w, chain, found, tree):
+    """The chain gives its place in the tree to its one dup."""
+    tree.replace(chain, found)
+    found.chain = None
+    chain.dups.clear()
+    w.ksm.stable_node_chains -= 1
+    w.ksm.stable_node_dups -= 1
+
+
 def stable_node_dup(w, chain, tree, prune: bool):
-    """stable_node_dup(): the dup of ``chain`` that can take one more sharer, the one
-    with most rmap_items (its page referenced), as ``(dup, page, node)``; ``dup`` None if
-    every dup is full. Stale dups met are removed (get_ksm_page). When pruning is due
-    (``prune`` and the interval since the chain's last prune has passed) every dup is
-    visited, and a chain left with a single dup collapses: the dup takes the chain's
-    place in the tree and is returned as ``node`` too. Otherwise the dup found moves to
-    the head of the chain if it can take yet another sharer."""
+    """stable_node_dup(): the best dup of ``chain`` (its page referenced) as ``(dup, page,
+    node)``: a sharing candidate, the one with most rmap_items. Stale dups met are
+    removed (get_ksm_page). Pruning is due when ``prune`` and the interval since the
+    chain's last prune has passed: then every dup is visited, else the walk stops at the
+    first candidate. A dup found that is not at the chain's head moves there if it can
+    take yet another sharer.
+
+    4.13: ``dup`` is None if no dup can take another sharer; when pruning leaves one
+    live dup the chain collapses into it (it takes the chain's place in the tree and is
+    returned as ``node`` too). ``chain_best_dup`` (6.11, a0b856b617c5): ``dup`` is the
+    best live dup even if it is full (the caller checks), None only when no dup is left,
+    and then the chain is freed; a chain whose found dup is its only one collapses
+    whether pruning or not."""
     from .stable import get_ksm_page
 
     ksm = w.ksm
+    best = w.changes.chain_best_dup
     if not prune or ksm.jiffies < chain.prune_time + ksm.stable_node_chains_prune_millisecs:
         prune = False
     else:
@@ -93,26 +121,24 @@ def stable_node_dup(w, chain, tree, prune: bool):
         if page is None:
             continue
         nr += 1
-        if is_page_sharing_candidate(w, dup) and (found is None or len(dup.hlist) > found_len):
+        if _better(w, dup, found, found_len):
             if found is not None:
                 put_page(w.mem, found_page)
             found, found_page, found_len = dup, page, len(dup.hlist)
-            if not prune:
+            if not prune and (not best or is_page_sharing_candidate(w, found)):
                 break
             continue
         put_page(w.mem, page)
     node = chain
     if found is not None:
-        if prune and nr == 1:
-            tree.replace(chain, found)  # the chain collapses into its one dup
-            found.chain = None
-            chain.dups.clear()
-            ksm.stable_node_chains -= 1
-            ksm.stable_node_dups -= 1
+        if (chain.dups == [found]) if best else (prune and nr == 1):
+            _collapse(w, chain, found, tree)
             node = found
         elif chain.dups[0] is not found and is_page_sharing_candidate(w, found, 1):
             chain.dups.remove(found)
             chain.dups.insert(0, found)
+    elif best:
+        free_stable_node_chain(w, chain, tree)
     return found, found_page, node
 
 
@@ -129,12 +155,13 @@ def stable_node_dup_any(w, node, tree):
 
 def stable_node_chain(w, node, tree, prune: bool):
     """__stable_node_chain() (chain_prune() with ``prune``, chain() without): for a plain
-    node, itself and its page if it is a sharing candidate, else ``(None, None, node)``;
-    for a chain, stable_node_dup()."""
+    node, itself and its page if it is a sharing candidate (with ``chain_best_dup``,
+    6.11, whether or not it is), else ``(None, None, node)``; for a chain,
+    stable_node_dup()."""
     from .stable import get_ksm_page
 
     if node.dups is None:
-        if is_page_sharing_candidate(w, node):
+        if w.changes.chain_best_dup or is_page_sharing_candidate(w, node):
             page = yield from get_ksm_page(w, node, False)
             return node, page, node
         return None, None, node

@@ -198,16 +198,18 @@ def stable_tree_search(w, page):
         while node is not None:
             if w.interleaved:
                 yield _SEARCH_NEXT
+            any_dup = None
             if chains:
                 dup, tree_page, node = yield from stable_node_chain(w, node, tree, True)
-                if dup is None:  # every dup full, or an empty chain (freed: start again)
+                if dup is None and not w.changes.chain_best_dup:
+                    # 4.13: every dup full, or an empty chain (freed: start again)
                     any_dup = stable_node_dup_any(w, node, tree)
                     if any_dup is None:
                         restart = True
                         break
                     tree_page = yield from get_ksm_page(w, any_dup, False)
             else:
-                dup, any_dup = node, None
+                dup = node
                 tree_page = yield from get_ksm_page(w, node, False)
             if tree_page is None:
                 if restart_stale:  # f2e5ff85ec7e (4.5)
@@ -224,8 +226,8 @@ def stable_tree_search(w, page):
             else:
                 if chains and page_node is not None and page.mapcount > 1:
                     return _chain_append(w, tree, node, dup or any_dup, page_node, page, nid)
-                if dup is None:  # full: wait for a partner in the unstable tree
-                    return None
+                if dup is None or (chains and not is_page_sharing_candidate(w, dup)):
+                    return None  # full (or no sharer left): wait in the unstable tree
                 # lock and unlock, so that a racing migration notices the raised count
                 tree_page = yield from get_ksm_page(w, dup, True)
                 if tree_page is not None:
@@ -317,8 +319,8 @@ def stable_tree_insert(w, kpage):
             if w.interleaved:
                 yield _INSERT_NEXT
             if chains:
-                dup, tree_page, _ = yield from stable_node_chain(w, node, tree, False)
-                if dup is None:
+                dup, tree_page, node = yield from stable_node_chain(w, node, tree, False)
+                if dup is None and not w.changes.chain_best_dup:
                     any_dup = stable_node_dup_any(w, node, tree)
                     if any_dup is None:
                         restart = True

@@ -7,7 +7,7 @@ on purpose, so that the 3.9 profile and the kernel part there: :data:`SHOWS` nam
 change (a ``ksmlab.Changes`` switch) each of them shows.
 
 >>> sorted(WORKLOADS)[:3]
-['big', 'changed-unstable-page', 'changing-pages']
+['big', 'chain-collapse', 'changed-unstable-page']
 >>> SHOWS["merge-into-existing"]
 'checksum_first'
 """
@@ -457,6 +457,32 @@ def _default_chain():
     )
 
 
+def _chain_collapse():
+    return (
+        _W(
+            "chain-collapse",
+            "a chain left with one full dup: 6.11+ collapses it at the next search",
+            "With max_page_sharing=2, four C pages make two KSM pages of C, dups of one "
+            "chain. Pages 2 and 3 are rewritten: their KSM page goes, and its dup leaves "
+            "the chain when ksmd next visits them. The chain's one dup left is full. At "
+            "the next search that passes the chain (page 2's D, once its checksum held), "
+            "6.11+ (a0b856b617c5, 'mm/ksm: optimize the chain()/chain_prune() interfaces') "
+            "takes that dup all the same and, as it is the chain's only one, collapses the "
+            "chain into a plain node; 4.13 found no dup that could take a sharer and left "
+            "the chain as it was.",
+        )
+        .spawn("a", 4)
+        .write("a", 0, ["C", "C", "C", "C"])
+        .knob("max_page_sharing", 2)
+        .knob("stable_node_chains_prune_millisecs", 0)
+        .mergeable("a", 0, 4)
+        .passes(2)
+        .write("a", 2, ["D", "E"])
+        .passes(3)
+        .build()
+    )
+
+
 def _orphaned_ksm_page():
     return (
         _W(
@@ -509,6 +535,7 @@ WORKLOADS = {
         _stale_stable_node(),
         _chains(),
         _default_chain(),
+        _chain_collapse(),
         _orphaned_ksm_page(),
     )
 }
@@ -519,6 +546,7 @@ SHOWS = {
     "stale-stable-node": "stale_node_restart",
     "max-page-sharing": "stable_node_chains",
     "past-256-sharers": "stable_node_chains",
+    "chain-collapse": "chain_best_dup",
     "orphaned-ksm-page": "stable_node_chains",
 }
 
