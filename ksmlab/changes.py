@@ -6,7 +6,7 @@ has every one. Like a 2013 fix, a change can be turned off in a what-if:
 The four 2013 fixes (``ksmlab.Fixes``) are in every version.
 
 >>> [c.name for c in CHANGES]
-['stale_node_restart', 'stable_node_chains', 'chain_best_dup', 'checksum_first', 'sysfs_6_18']
+['stale_node_restart', 'stable_node_chains', 'sysfs_6_18', 'chain_best_dup', 'checksum_first']
 >>> Changes.of("6.18").without("checksum_first").checksum_first
 False
 >>> Changes.of("4.0")
@@ -49,6 +49,16 @@ CHANGES = (
         "(is_page_sharing_candidate); the stable_node_chains / stable_node_dups counters",
     ),
     Change(
+        "sysfs_6_18",
+        "66790e9a735b",
+        "6.8",
+        "the sysfs interface as 6.18 has it: the advisor's knobs (6.8, 66790e9a735b 'mm/ksm: "
+        "add sysfs knobs for advisor') parsed "
+        "and validated, pages_to_scan refused while the advisor runs, kstrtobool taking "
+        "e/E/d/D, kernfs keeping PAGE_SIZE bytes of a write (3.14), and the 6.18 "
+        "/proc/PID/ksm_stat lines",
+    ),
+    Change(
         "chain_best_dup",
         "a0b856b617c5",
         "6.11",
@@ -64,16 +74,6 @@ CHANGES = (
         "a page that is not yet a KSM page has its checksum checked before the stable-tree "
         "search: a page new to KSM waits one pass even when an equal KSM page exists",
     ),
-    Change(
-        "sysfs_6_18",
-        "66790e9a735b",
-        "6.8",
-        "the sysfs interface as 6.18 has it: the advisor's knobs (6.8, 66790e9a735b 'mm/ksm: "
-        "add sysfs knobs for advisor') parsed "
-        "and validated, pages_to_scan refused while the advisor runs, kstrtobool taking "
-        "e/E/d/D, kernfs keeping PAGE_SIZE bytes of a write (3.14), and the 6.18 "
-        "/proc/PID/ksm_stat lines",
-    ),
 )
 
 DEFAULT_VERSION = "3.9"
@@ -84,9 +84,9 @@ class Changes:
 
     stale_node_restart: bool = False
     stable_node_chains: bool = False
+    sysfs_6_18: bool = False
     chain_best_dup: bool = False
     checksum_first: bool = False
-    sysfs_6_18: bool = False
 
     def __post_init__(self):
         for f in fields(self):
