@@ -1,5 +1,6 @@
 """ksmlab: an executable model of Linux KSM (Kernel Samepage Merging) as in Linux 3.9,
-with the four early-2013 fixes as switches.
+with the four early-2013 fixes as switches, and as in Linux 6.18 (``Kernel(version="6.18")``),
+each change since 3.9 a switch too (``Changes``).
 
 >>> from ksmlab import Kernel, PAGE_SIZE, MADV_MERGEABLE
 >>> k = Kernel(nodes=1)
@@ -17,6 +18,7 @@ with the four early-2013 fixes as switches.
 """
 
 from . import scenarios
+from .changes import CHANGES, VERSIONS, Change, Changes
 from .check.explore import explore, replay
 from .errors import KernelError, KernelOops
 from .fixes import FIX_COMMITS, Fixes
@@ -31,6 +33,10 @@ __all__ = [
     "Process",
     "Fixes",
     "FIX_COMMITS",
+    "Changes",
+    "Change",
+    "CHANGES",
+    "VERSIONS",
     "KernelError",
     "KernelOops",
     "PAGE_SIZE",

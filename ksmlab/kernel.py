@@ -3,12 +3,13 @@ model's kernel paths to completion (the same generators the scheduler interleave
 
 import errno
 
+from .changes import DEFAULT_VERSION, Changes
 from .check.invariants import first_violation
 from .errors import KernelError, KernelOops
 from .fixes import Fixes
 from .ksm.scan import ksm_scan_thread, ksmd_batch
 from .ksm.state import KSM_RUN_MERGE, RMAP_ITEM_SIZE
-from .ksm.sysfs import COUNTERS, KNOBS, sysfs_read, sysfs_write_file
+from .ksm.sysfs import COUNTERS, knobs, sysfs_read, sysfs_write_file
 from .mm.fork import dup_mmap, mmput
 from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE, madvise_vmas
 from .mm.memory import user_access
@@ -165,13 +166,24 @@ class Process:
         return self.mm.ptes.get(_int(addr, "addr"))
 
     def ksm_stat(self) -> dict:
-        """/proc/PID/ksm_stat as of 6.x, for the fields 3.9 can have."""
+        """/proc/PID/ksm_stat as of 6.x: on 3.9 the fields 3.9 can have; with the 6.18
+        sysfs (``sysfs_6_18``) every line 6.18 prints, in its order (zero pages are not
+        modelled: 0; no prctl(PR_SET_MEMORY_MERGE): ksm_merge_any is "no")."""
         mm = self.mm
+        profit = mm.ksm_merging_pages * PAGE_SIZE - mm.ksm_rmap_items * RMAP_ITEM_SIZE
+        if not self.kernel.changes.sysfs_6_18:
+            return {
+                "ksm_rmap_items": mm.ksm_rmap_items,
+                "ksm_merging_pages": mm.ksm_merging_pages,
+                "ksm_process_profit": profit,
+            }
         return {
             "ksm_rmap_items": mm.ksm_rmap_items,
+            "ksm_zero_pages": 0,
             "ksm_merging_pages": mm.ksm_merging_pages,
-            "ksm_process_profit": mm.ksm_merging_pages * PAGE_SIZE
-            - mm.ksm_rmap_items * RMAP_ITEM_SIZE,
+            "ksm_process_profit": profit,
+            "ksm_merge_any": "no",
+            "ksm_mergeable": "yes" if mm.vm_mergeable else "no",
         }
 
 
@@ -182,12 +194,13 @@ class Sysfs:
         self._w = world
 
     def names(self) -> tuple:
-        return KNOBS + COUNTERS
+        return knobs(self._w) + COUNTERS
 
-    def read(self, name) -> int:
+    def read(self, name):
+        """A knob or counter as an int (``advisor_mode``, a choice, as its text)."""
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
-        if name not in KNOBS and name not in COUNTERS:
+        if name not in knobs(self._w) and name not in COUNTERS:
             raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
         return sysfs_read(self._w, name)
 
@@ -201,14 +214,14 @@ class Sysfs:
             raise TypeError(f"value must be an int, a str or bytes, not {type(value).__name__}")
         if name in COUNTERS:
             raise KernelError(errno.EACCES, f"/sys/kernel/mm/ksm/{name} is read-only")
-        if name not in KNOBS:
+        if name not in knobs(self._w):
             raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
         buf = bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode()
         return _run(self._w, f"echo>{name}", sysfs_write_file(self._w, name, buf))
 
     def snapshot(self) -> dict:
         """Every knob and counter, by name."""
-        return {n: sysfs_read(self._w, n) for n in KNOBS + COUNTERS}
+        return {n: sysfs_read(self._w, n) for n in self.names()}
 
 
 class Ksmd:
@@ -259,9 +272,11 @@ class Ksmd:
 
 
 class Kernel:
-    """A machine with ``nodes`` NUMA nodes running the KSM of ``fixes``."""
+    """A machine with ``nodes`` NUMA nodes running the KSM of kernel ``version`` ("3.9",
+    the default, or "6.18") with ``fixes``. ``changes`` (a what-if) replaces the
+    version's preset of post-3.9 changes (``Changes.of(version)``)."""
 
-    def __init__(self, nodes=2, fixes=None):
+    def __init__(self, nodes=2, fixes=None, version=DEFAULT_VERSION, changes=None):
         _int(nodes, "nodes")
         if not 1 <= nodes <= 64:
             raise ValueError(f"nodes must be between 1 and 64, not {nodes}")
@@ -269,17 +284,29 @@ class Kernel:
             fixes = Fixes.all()
         if not isinstance(fixes, Fixes):
             raise TypeError(f"fixes must be a Fixes, not {type(fixes).__name__}")
-        self.world = World(nodes, fixes)
+        preset = Changes.of(version)
+        if changes is None:
+            changes = preset
+        if not isinstance(changes, Changes):
+            raise TypeError(f"changes must be a Changes, not {type(changes).__name__}")
+        self.version = version
+        self.world = World(nodes, fixes, changes)
         self.sysfs = Sysfs(self.world)
         self.ksmd = Ksmd(self.world)
         self.processes = []
 
     def __repr__(self) -> str:
-        return f"<Kernel nodes={self.world.nodes} {self.world.fixes}>"
+        what = "" if self.changes == Changes.of(self.version) else f" {self.changes}"
+        ver = "" if self.version == DEFAULT_VERSION and not what else f" {self.version}{what}"
+        return f"<Kernel{ver} nodes={self.world.nodes} {self.world.fixes}>"
 
     @property
     def fixes(self) -> Fixes:
         return self.world.fixes
+
+    @property
+    def changes(self) -> Changes:
+        return self.world.changes
 
     @property
     def ksm(self):

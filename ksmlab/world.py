@@ -2,6 +2,7 @@
 
 import hashlib
 
+from .changes import Changes
 from .fixes import Fixes
 from .ksm.state import KsmState
 from .mm.page import PageKsm, PhysMem, page_stable_node
@@ -11,14 +12,16 @@ __all__ = ["World"]
 
 
 class World:
-    """Frames, swap, processes' mms, KSM's state, the fixes in force and the kernel log.
+    """Frames, swap, processes' mms, KSM's state, the fixes and post-3.9 changes in force
+    and the kernel log.
 
     ``current`` is the task running now (set by whoever drives the kernel paths).
     """
 
-    def __init__(self, nodes: int, fixes: Fixes):
+    def __init__(self, nodes: int, fixes: Fixes, changes: Changes | None = None):
         self.nodes = nodes
         self.fixes = fixes
+        self.changes = Changes() if changes is None else changes
         self.mem = PhysMem(nodes)
         self.swap = SwapSpace()
         self.ksm = KsmState(nodes)
@@ -55,6 +58,14 @@ class World:
         mem = self.mem
         yield f"mem next={mem._next} free={mem._free} serial={self._serial} swap={self.swap._next}"
         yield f"log {len(self.dmesg)} {sorted(self.warned)}"
+        if self.changes != Changes():  # a 3.9 world describes itself as it always did
+            k = self.ksm
+            yield (
+                f"changes {self.changes} advisor={k.advisor_mode},{k.advisor_max_cpu},"
+                f"{k.advisor_min_pages_to_scan},{k.advisor_max_pages_to_scan},"
+                f"{k.advisor_target_scan_time} chains={k.stable_node_chains},"
+                f"{k.stable_node_dups} jiffies={k.jiffies}"
+            )
         for pfn in sorted(mem.frames):
             p = mem.frames[pfn]
             if PageKsm(p):

@@ -25,7 +25,7 @@ from ksmtest import live_unavailable as _unavailable
 from ksmlab.__main__ import main as cli
 from ksmlab.live import (
     COUNTERS,
-    DIFFERENCES,
+    SHOWS,
     STATS,
     WORKLOADS,
     Comparison,
@@ -91,13 +91,17 @@ def test_model_equals_kernel(live, name):
 
 
 @pytest.mark.live
-@pytest.mark.parametrize("name", list(DIFFERENCES))
-def test_known_difference_shows_exactly_where_predicted(live, name):
+@pytest.mark.parametrize("name", list(SHOWS))
+def test_a_change_shows_on_the_39_profile_and_not_on_618(live, name):
+    """Each workload of SHOWS agrees with the 6.18 kernel on the 6.18 profile (the
+    version picked for it), and the kernel's observations differ from the 3.9 model's."""
+    from ksmlab.live.model import run_model
+
     c = _compare_live(name)
-    assert c.differences, "the post-3.9 change did not show"
-    assert c.unexpected == [] and c.missing_known == [] and c.agree
-    steps = {d.step for d in c.workload.known_differences}
-    assert {d.step for d in c.differences} == steps
+    assert c.version == "6.18" and c.agree, c.text()
+    old = Comparison(c.workload, run_model(c.workload, version="3.9"), c.kernel, "live",
+                     c.info, version="3.9")
+    assert old.differences and not old.agree
 
 
 @pytest.mark.live
@@ -234,11 +238,6 @@ def test_opt_in_is_required(monkeypatch):
         ([("spawn", "a", 2), ("exit",)], "takes 1 arguments, not 0"),
         ([("spawn", "a", 20000)], "at most 16384"),
         ([()], "non-empty tuple"),
-        (
-            [("spawn", "a", 300), ("write", "a", 0, ["same"] * 300),
-             ("madvise", "a", 0, 300, "mergeable"), ("pass",)],
-            "more than max_page_sharing",
-        ),
     ],
 )
 def test_bad_workloads_are_rejected_before_the_kernel(monkeypatch, steps, message):
@@ -390,16 +389,23 @@ def test_model_agrees_with_the_recording(name):
 
 
 def test_differences_are_marked():
-    c = compare("merge-into-existing")
-    assert c.kernel is not None
+    c = compare("merge-into-existing", version="3.9")  # the 3.9 model, the 6.18 recording
+    assert c.kernel is not None and c.version == "3.9" and not c.agree
+    assert [(d.step, d.field) for d in c.differences] == [
+        (8, "pages_sharing"), (8, "pages_volatile"), (8, "general_profit"),
+        (8, "b.ksm_merging_pages"), (8, "b.ksm_process_profit")]
     text, page = c.text(), c.html()
-    assert "2≠1" in text and "d58a361b0350" in text
-    assert "#f8ecb0" in page  # the expected difference, highlighted
-    kernel = copy.deepcopy(c.kernel)
+    assert "2≠1" in text and "model: Linux 3.9 profile (as asked)" in text
+    assert "#f8c0c0" in page
+    same = compare("merge-into-existing")  # the recording's kernel picks 6.18
+    assert same.version == "6.18" and same.agree and same.differences == []
+    assert "not newer than the recorded kernel, 6.18" in same.text()
+    kernel = copy.deepcopy(same.kernel)
     kernel[4].counters["pages_shared"] += 1
-    hacked = Comparison(c.workload, c.model, kernel, "recorded", c.info)
+    hacked = Comparison(same.workload, same.model, kernel, "recorded", same.info,
+                        version="6.18")
     assert not hacked.agree
-    assert [d.field for d in hacked.unexpected] == ["pages_shared"]
+    assert [d.field for d in hacked.differences] == ["pages_shared"]
     assert "\n!" in hacked.text() and "#f8c0c0" in hacked.html()
 
 
@@ -439,6 +445,38 @@ def test_cli_errors():
     assert rc == 2 and "no workload 'no-such-workload'" in err
     rc, _, err = _cli("live-compare", "uniques", "--record", "/tmp/x.json")
     assert rc == 2 and "--record needs --live" in err
+
+
+def test_cli_version():
+    """The version is picked from the recording's kernel and named; --version overrides
+    it, and on the 3.9 profile a workload that shows a change differs (exit status 1)."""
+    rc, out, _ = _cli("live-compare", "merge-into-existing")
+    assert rc == 0
+    assert "model: Linux 6.18 profile (the newest modelled version not newer than the " \
+           "recorded kernel, 6.18" in out
+    rc, out, _ = _cli("live-compare", "merge-into-existing", "--version", "3.9")
+    assert rc == 1 and "model: Linux 3.9 profile (as asked)" in out and "\n!" in out
+    rc, _, err = _cli("live-compare", "uniques", "--version", "5.0")
+    assert rc == 2 and "invalid choice: '5.0'" in err
+    rc, out, _ = _cli("live-compare", "--list")
+    assert "[stale_node_restart, f2e5ff85ec7e, 4.5]" in out
+
+
+def test_compare_picks_the_version_from_the_kernel_side():
+    from ksmlab.live import pick_version
+
+    assert [pick_version(r) for r in ("3.9.0", "4.12.14", "6.17.1", "6.18.44-fc", "7.1")] == [
+        "3.9", "3.9", "3.9", "6.18", "6.18"]
+    with pytest.raises(ValueError, match="not a kernel release"):
+        pick_version("unknown")
+    with pytest.raises(ValueError, match="unknown kernel version '5.4'"):
+        compare("uniques", version="5.4")
+    rec = load_recording()
+    assert rec["recorded"]["kernel"].startswith("6.18")
+    rec = copy.deepcopy(rec)
+    rec["recorded"]["kernel"] = "5.15.0-91-generic"
+    c = compare("merge-into-existing", recording=rec)
+    assert c.version == "3.9" and "not newer than the recorded kernel, 5.15.0" in c.model_label
 
 
 def test_cli_recorded(tmp_path):
@@ -519,30 +557,26 @@ RAW_WRITES = [
 ]
 
 
-def _model_write(name, start, data, kernfs=False):
-    """The model's write(2) of ``data``: (count or errno, value read back). With
-    ``kernfs``, as current kernels take it: PAGE_SIZE bytes instead of 3.9's one fewer."""
-    from ksmlab import PAGE_SIZE, Kernel, KernelError
-    from ksmlab.ksm import sysfs
+def _model_write(name, start, data, version="6.18"):
+    """The model's write(2) of ``data``: (count or errno, value read back). The 6.18
+    profile takes it as kernfs does (3.14): PAGE_SIZE bytes instead of 3.9's one fewer."""
+    from ksmlab import Kernel, KernelError
 
-    k = Kernel(nodes=1)
+    k = Kernel(nodes=1, version=version)
     k.sysfs.write(name, start)
-    with pytest.MonkeyPatch.context() as mp:
-        if kernfs:
-            mp.setattr(sysfs, "SYSFS_WRITE_MAX", PAGE_SIZE)
-        try:
-            out = {"count": k.sysfs.write(name, data)}
-        except KernelError as e:
-            out = {"errno": e.errno}
+    try:
+        out = {"count": k.sysfs.write(name, data)}
+    except KernelError as e:
+        out = {"errno": e.errno}
     out["value"] = k.sysfs.read(name)
     return out
 
 
 @pytest.mark.live
 def test_sysfs_writes_byte_for_byte(live):
-    """One write(2) of each buffer to each knob, on the model and on the kernel: the count
-    returned (or the errno) and the value read back agree, once the model cuts a long
-    write where kernfs (3.14) does, one byte later than 3.9's sysfs did."""
+    """One write(2) of each buffer to each knob, on the 6.18 model and on the kernel: the
+    count returned (or the errno) and the value read back agree (the 6.18 profile cuts a
+    long write where kernfs, 3.14, does: one byte later than 3.9's sysfs did)."""
     seen = 0
     try:
         with live_guard.KsmGuard() as g:
@@ -556,7 +590,7 @@ def test_sysfs_writes_byte_for_byte(live):
                     except OSError as e:
                         got = {"errno": e.errno}
                     got["value"] = g.knob_int(name)
-                    assert got == _model_write(name, start, data, kernfs=True), (name, data[:16])
+                    assert got == _model_write(name, start, data), (name, data[:16])
                     seen += 1
                 g.set_knob(name, start)
             from ksmlab import Kernel, KernelError
@@ -569,7 +603,7 @@ def test_sysfs_writes_byte_for_byte(live):
                     with pytest.raises(OSError) as kernel_err:
                         g.write_raw(name, data)
                     with pytest.raises(KernelError) as model_err:
-                        Kernel(nodes=1).sysfs.write(name, data)
+                        Kernel(nodes=1, version="6.18").sysfs.write(name, data)
                     assert kernel_err.value.errno == model_err.value.errno == errno.EACCES
                     seen += 1
     except LiveUnavailable as e:
@@ -579,13 +613,63 @@ def test_sysfs_writes_byte_for_byte(live):
     assert knobs >= 5 and seen == knobs * len(RAW_WRITES) + 2 * (len(present) - knobs)
 
 
-def test_the_model_cuts_a_long_sysfs_write_one_byte_before_kernfs():
-    """Where the byte-for-byte comparison lets the model cut like kernfs, 3.9 differs
-    exactly there: the 4,096th byte."""
+def test_the_39_profile_cuts_a_long_sysfs_write_one_byte_before_kernfs():
+    """The 3.9 profile differs from the 6.18 one (kernfs) exactly at the 4,096th byte."""
     long = b"0" * 4094 + b"12"
-    assert _model_write("pages_to_scan", 33, long) == {"count": 4095, "value": 1}
-    assert _model_write("pages_to_scan", 33, long, kernfs=True) == {"count": 4096, "value": 12}
+    assert _model_write("pages_to_scan", 33, long, "3.9") == {"count": 4095, "value": 1}
+    assert _model_write("pages_to_scan", 33, long) == {"count": 4096, "value": 12}
     for data in RAW_WRITES:
         if len(data) < 4096:
-            assert _model_write("pages_to_scan", 33, data) == _model_write(
-                "pages_to_scan", 33, data, kernfs=True)
+            assert _model_write("pages_to_scan", 33, data, "3.9") == _model_write(
+                "pages_to_scan", 33, data)
+
+
+#: (knob, bytes written) in order: 6.18's parsers and the advisor's rules
+PARSER_WRITES = [
+    ("smart_scan", b"e"), ("smart_scan", b"d"), ("smart_scan", b"E\n"), ("smart_scan", b"D"),
+    ("smart_scan", b"on"), ("smart_scan", b"of"), ("smart_scan", b"o"), ("smart_scan", b"x"),
+    ("smart_scan", b""), ("smart_scan", b"0"),
+    ("use_zero_pages", b"enable"), ("use_zero_pages", b"disable"), ("use_zero_pages", b"2"),
+    ("advisor_max_cpu", b"55"), ("advisor_max_cpu", b"-1"), ("advisor_max_cpu", b"x"),
+    ("advisor_target_scan_time", b"0"), ("advisor_target_scan_time", b"150\n"),
+    ("advisor_min_pages_to_scan", b"400"), ("advisor_max_pages_to_scan", b"+20000"),
+    ("advisor_mode", b"bogus"), ("advisor_mode", b"scan-time\n"),
+    ("pages_to_scan", b"77"), ("advisor_mode", b"scan-time"), ("advisor_mode", b"none"),
+    ("pages_to_scan", b"77"),
+    ("max_page_sharing", b"1"), ("max_page_sharing", b"-5"), ("max_page_sharing", b"x"),
+    ("max_page_sharing", b"300"), ("stable_node_chains_prune_millisecs", b"x"),
+    ("stable_node_chains_prune_millisecs", b"0"),
+]
+
+
+@pytest.mark.live
+def test_sysfs_parsers_of_618(live):
+    """The same writes, in the same order, on the 6.18 model and on the kernel: each
+    write's count (or errno), and then every knob, read the same. (KSM holds nothing, so
+    max_page_sharing may change.)"""
+    from ksmlab import Kernel, KernelError
+
+    k = Kernel(nodes=1, version="6.18")
+    names = sorted({n for n, _ in PARSER_WRITES} | {"pages_to_scan"})
+    try:
+        with live_guard.KsmGuard() as g:
+            g.set_knob("advisor_mode", "none")
+            for n in names:  # the model's start: the kernel defaults
+                if n != "advisor_mode":
+                    g.set_knob(n, k.sysfs.read(n))
+            for name, data in PARSER_WRITES:
+                try:
+                    got = g.write_raw(name, data)
+                except OSError as e:
+                    got = -e.errno
+                try:
+                    want = k.sysfs.write(name, data)
+                except KernelError as e:
+                    want = -e.errno
+                assert got == want, (name, data)
+                # the guard reads a choice knob as the choice in brackets
+                model = {n: str(k.sysfs.read(n)) for n in names}
+                model["advisor_mode"] = model["advisor_mode"].split("[")[1].split("]")[0]
+                assert {n: g.knob(n) for n in names} == model, (name, data)
+    except LiveUnavailable as e:
+        _unavailable(e.reason)

@@ -1,4 +1,6 @@
-"""Stateful property test of the facade (all fixes, two NUMA nodes).
+"""Stateful property test of the facade (all fixes, two NUMA nodes), on the 3.9 profile
+and on the 6.18 profile (``Ksm618Machine``, which also writes max_page_sharing and the
+chain prune interval, so that stable node chains form, collapse and are removed).
 
 A reference model keeps, per live process, the bytes each page was last written with and
 which pages lie in a mergeable area; fork copies both, exit drops them. Whatever ksmd,
@@ -50,6 +52,8 @@ def is_ksm(page) -> bool:
 
 
 class KsmMachine(RuleBasedStateMachine):
+    VERSION = "3.9"
+
     @initialize(
         layout=st.lists(
             st.tuples(st.integers(0, 1), st.lists(content_ix, min_size=1, max_size=6)),
@@ -59,7 +63,7 @@ class KsmMachine(RuleBasedStateMachine):
     )
     def boot(self, layout):
         """A few processes whose mergeable areas hold duplicate contents; ksmd running."""
-        self.k = Kernel(nodes=2, fixes=Fixes.all())
+        self.k = Kernel(nodes=2, fixes=Fixes.all(), version=self.VERSION)
         self.procs = []  # live processes, in creation order
         self.ref = {}  # pid -> {addr: bytes last written}
         self.maps = {}  # pid -> [(base, npages)]
@@ -367,12 +371,39 @@ class KsmMachine(RuleBasedStateMachine):
         self.k.check()
 
 
-KsmMachine.TestCase.settings = settings(
-    derandomize=True,
-    max_examples=300,
-    stateful_step_count=30,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+class Ksm618Machine(KsmMachine):
+    VERSION = "6.18"
+
+    @rule(v=st.integers(1, 4))
+    def set_max_page_sharing(self, v):
+        """Below 2: EINVAL; while KSM shares pages (or a stable node cannot go): EBUSY."""
+        was = self.k.sysfs.read("max_page_sharing")
+        shared = self.k.sysfs.read("pages_shared")
+        try:
+            self.k.sysfs.write("max_page_sharing", v)
+        except KernelError as e:
+            assert (e.errno, v < 2) in ((errno.EINVAL, True), (errno.EBUSY, False)), e
+            assert e.errno == errno.EINVAL or (shared > 0 or self.k.ksm.stable_nodes())
+            assert self.k.sysfs.read("max_page_sharing") == was
+            return
+        assert v >= 2 and (v == was or shared == 0)
+        assert self.k.sysfs.read("max_page_sharing") == v
+        self.k.check()
+
+    @rule(ms=st.sampled_from([0, 2000]))
+    def set_chain_prune_interval(self, ms):
+        self.k.sysfs.write("stable_node_chains_prune_millisecs", ms)
+        self.k.check()
+
+
+for machine in (KsmMachine, Ksm618Machine):
+    machine.TestCase.settings = settings(
+        derandomize=True,
+        max_examples=300,
+        stateful_step_count=30,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 TestKsmMachine = KsmMachine.TestCase
+TestKsm618Machine = Ksm618Machine.TestCase

@@ -161,9 +161,44 @@ def page_references(w, quiescent):
     return None
 
 
+def stable_node_chains_consistent(w, quiescent):
+    """Chains (4.13) sit in a tree, hold no page and no rmap_items; their dups are in no
+    tree, name their chain and record its nid; at rest the chain and dup counters count
+    them and the live dups of one chain hold one content. A 3.9 world has none."""
+    ksm = w.ksm
+    chains = ksm.stable_chains()
+    if not w.changes.stable_node_chains:
+        if chains or ksm.stable_node_chains or ksm.stable_node_dups:
+            return "stable node chains in a kernel without them"
+        return None
+    ndups = 0
+    for chain in chains:
+        if chain.kpfn is not None or chain.hlist or chain.chain is not None or chain.exiled:
+            return f"{chain!r} is a chain but has a page, rmap_items or a chain of its own"
+        contents = set()
+        for dup in chain.dups:
+            ndups += 1
+            if dup.chain is not chain or dup.tree is not None or dup.dups is not None:
+                return f"{dup!r} is a dup of {chain!r} but believes otherwise"
+            if dup.exiled or (w.fixes.stable_node_removal and dup.nid != chain.nid):
+                return f"{dup!r} is a dup of {chain!r} but is exiled or on another nid"
+            page = w.mem.pfn_to_page(dup.kpfn)
+            if page is not None and page_stable_node(page) is dup:
+                contents.add(page.content)
+        if quiescent and len(contents) > 1:
+            return f"the dups of {chain!r} hold {len(contents)} different contents"
+    if quiescent and (ksm.stable_node_chains, ksm.stable_node_dups) != (len(chains), ndups):
+        return (
+            f"stable_node_chains/dups are {ksm.stable_node_chains}/{ksm.stable_node_dups} "
+            f"but there are {len(chains)}/{ndups}"
+        )
+    return None
+
+
 INVARIANTS = (
     counters_match_trees,
     stable_nodes_in_one_place,
+    stable_node_chains_consistent,
     stable_items_consistent,
     unstable_tree_consistent,
     rmap_lists_sorted,

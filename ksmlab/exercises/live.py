@@ -15,7 +15,8 @@ NB = "09_live_kernel"
 def _comparison(name):
     from ..live import compare
 
-    return compare(name)           # the kernel side is the recording shipped with ksmlab
+    # the 3.9 model against the recording shipped with ksmlab (made on 6.18)
+    return compare(name, version="3.9")
 
 
 def _after_pass(observations, n):
@@ -56,8 +57,25 @@ def exercises():
                 ((kernel, kernel), "both-late")]
 
     def which_commit():
-        commit = _first_difference("merge-into-existing").known.commit
+        from ..changes import change
+        from ..live import SHOWS
+
+        _first_difference("merge-into-existing")  # the difference is there
+        commit = change(SHOWS["merge-into-existing"]).commit
         return {"d58a361b0350": "a"}.get(commit, "d")
+
+    def which_switch():
+        """The change whose what-if (6.18 without it) leaves c's page unmerged after the
+        pass that follows b's MADV_UNMERGEABLE (row 15)."""
+        from ..changes import Changes
+        from ..live import get, run_model
+
+        w = get("stale-stable-node")
+        out = [n for n in Changes.names()
+               if run_model(w, version="6.18", changes=Changes.of("6.18").without(n))[15]
+               .procs["c"]["ksm_merging_pages"] == 0]
+        return {"stale_node_restart": "b", "checksum_first": "a",
+                "stable_node_chains": "c"}.get(out[0], "d") if len(out) == 1 else "d"
 
     return [
         NumericExercise("09.duplicates-pass2", NB, ("pages_shared", "pages_sharing"),
@@ -68,4 +86,5 @@ def exercises():
                         existing_answer, existing_mistakes,
                         fmt={"steps": _describe("merge-into-existing")}),
         ChoiceExercise("09.why-differ", NB, which_commit),
+        ChoiceExercise("09.which-switch", NB, which_switch),
     ]

@@ -9,6 +9,7 @@ from ..mm.pte import Present
 from ..mm.rmap import page_address_in_vma
 from ..sched.locks import lock_page, trylock_page, unlock_page
 from ..sched.points import Point
+from .chain import is_page_sharing_candidate, stable_node_dup_del
 from .rmap_item import remove_rmap_item_from_tree
 from .stable import memcmp_pages, stable_tree_append, stable_tree_insert, stable_tree_search
 from .unstable import find_mergeable_vma, unstable_tree_search_insert
@@ -182,9 +183,18 @@ def break_cow(w, item):
 
 
 def cmp_and_merge_page(w, page, item):
-    """cmp_and_merge_page(): the heart of ksmd, for one page and its rmap_item (3.9)."""
+    """cmp_and_merge_page(): the heart of ksmd, for one page and its rmap_item (3.9).
+
+    ``checksum_first`` (6.11, d58a361b0350): a page that is not yet a KSM page first
+    leaves its tree and has its checksum checked; only a page whose checksum held since
+    the last visit is looked up in the stable tree (3.9 searches first, so a new page
+    equal to a KSM page merges at once). ``stable_node_chains`` (4.13): a KSM page that
+    cannot take another sharer (a fork's) is appended without the max_page_sharing check.
+    """
     ksm = w.ksm
     numa_fix = w.fixes.stable_node_removal
+    checksum_first = w.changes.checksum_first
+    bypass = False
     stable_node = page_stable_node(page)
     if stable_node is not None:
         if (
@@ -193,10 +203,21 @@ def cmp_and_merge_page(w, page, item):
             and ksm.get_kpfn_nid(w, stable_node.kpfn) != stable_node.nid
         ):
             # migrated to another node: exile it until ksmd re-places it (4146d2d673e8)
-            ksm.root_stable_tree[stable_node.nid].erase(stable_node)
+            if stable_node.chain is not None:
+                stable_node_dup_del(w, stable_node)  # 2c653d0ee2ae
+            else:
+                ksm.root_stable_tree[stable_node.nid].erase(stable_node)
             stable_node.exiled = True
             ksm.migrate_nodes.insert(0, stable_node)
         if not stable_node.exiled and item.head is stable_node:
+            return
+        if w.changes.stable_node_chains and not is_page_sharing_candidate(w, stable_node):
+            bypass = True
+    elif checksum_first:  # d58a361b0350 (6.11)
+        yield from remove_rmap_item_from_tree(w, item)
+        checksum = calc_checksum(page)
+        if item.oldchecksum != checksum:
+            item.oldchecksum = checksum
             return
     kpage = yield from stable_tree_search(w, page)
     if kpage is page and item.head is stable_node:
@@ -207,14 +228,15 @@ def cmp_and_merge_page(w, page, item):
         err = yield from try_to_merge_with_ksm_page(w, item, page, kpage)
         if not err:
             yield from lock_page(w, kpage, "cmp_and_merge_page:lock_page")
-            stable_tree_append(w, item, page_stable_node(kpage))
+            stable_tree_append(w, item, page_stable_node(kpage), bypass)
             unlock_page(w, kpage)
         put_page(w.mem, kpage)
         return
-    checksum = calc_checksum(page)
-    if item.oldchecksum != checksum:
-        item.oldchecksum = checksum
-        return
+    if not checksum_first:
+        checksum = calc_checksum(page)
+        if item.oldchecksum != checksum:
+            item.oldchecksum = checksum
+            return
     tree_item, tree_page = yield from unstable_tree_search_insert(w, item, page)
     if tree_item is None:
         return

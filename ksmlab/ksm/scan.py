@@ -118,8 +118,14 @@ def ksm_do_scan(w, scan_npages):
 
 
 def ksmd_batch(w, npages):
-    """One wake-up of ksm_scan_thread(): take the mutex, scan a batch if run=1, let go."""
+    """One wake-up of ksm_scan_thread(): take the mutex, scan a batch if run=1, let go.
+
+    With stable node chains (4.13) the model's logical clock (``ksm.jiffies``, in ms)
+    moves on by ``sleep_millisecs`` at each wake-up: chain pruning runs on it (see
+    ``ksm/chain.py``)."""
     ksm = w.ksm
+    if w.changes.stable_node_chains:
+        ksm.jiffies += ksm.sleep_millisecs
     yield from ksm.ksm_thread_mutex.lock(w, "ksm_scan_thread:mutex_lock")
     try:
         if ksm.run & KSM_RUN_MERGE and ksm.mm_list:

@@ -3,6 +3,15 @@
 from ..mm.page import KsmMapping, page_stable_node, put_page
 from ..sched.locks import lock_page, unlock_page
 from ..sched.points import Point
+from .chain import (
+    alloc_stable_node_chain,
+    free_stable_node_chain,
+    is_page_sharing_candidate,
+    stable_node_chain,
+    stable_node_chain_add_dup,
+    stable_node_dup_any,
+    stable_node_dup_del,
+)
 from .state import StableNode
 
 __all__ = [
@@ -13,6 +22,7 @@ __all__ = [
     "stable_tree_search",
     "stable_tree_insert",
     "stable_tree_append",
+    "remove_stable_node_chain",
     "memcmp_pages",
 ]
 
@@ -83,6 +93,8 @@ def remove_node_from_stable_tree(w, node):
     if node.exiled:
         ksm.migrate_nodes.remove(node)
         node.exiled = False
+    elif node.chain is not None:  # a dup leaves its chain (2c653d0ee2ae)
+        stable_node_dup_del(w, node)
     elif w.fixes.stable_node_removal:
         ksm.root_stable_tree[node.nid].erase(node)  # 4146d2d673e8: the recorded tree
     else:
@@ -125,12 +137,12 @@ def remove_all_stable_nodes(w):
         tree = ksm.root_stable_tree[nid]
         if ksm.best_effort_removal:
             for node in tree.nodes:  # rb_first()/rb_next(), taken before any removal
-                if node.tree is tree and (yield from remove_stable_node(w, node)):
+                if node.tree is tree and (yield from remove_stable_node_chain(w, node, tree)):
                     err = -16
                 yield _REMOVE_ALL_NEXT
             continue
         while tree:
-            if (yield from remove_stable_node(w, tree.root())):
+            if (yield from remove_stable_node_chain(w, tree.root(), tree)):
                 err = -16
                 break
             yield _REMOVE_ALL_NEXT
@@ -141,15 +153,38 @@ def remove_all_stable_nodes(w):
     return err
 
 
+def remove_stable_node_chain(w, node, tree):
+    """remove_stable_node_chain() (4.13): remove_stable_node() of a plain node, or of
+    each dup of a chain and then the chain itself; True if something stayed (EBUSY).
+    A 3.9 tree holds no chains, so there it is remove_stable_node()."""
+    if node.dups is None:
+        return bool((yield from remove_stable_node(w, node)))
+    for dup in list(node.dups):
+        if (yield from remove_stable_node(w, dup)):
+            return True
+    free_stable_node_chain(w, node, tree)
+    return False
+
+
 def stable_tree_search(w, page):
     """stable_tree_search(): the KSM page equal to ``page`` (referenced), or None.
 
     3.9 also re-places an exiled node of ``page`` (migrate_nodes) and exiles a matching
     node that migration left in the wrong tree; without the stable_node_removal fix there
     are no exiles (4146d2d673e8 brought them).
+
+    ``stale_node_restart`` (4.5): a stale node met on the way (get_ksm_page removed it
+    and may have rebalanced the tree) starts the descent again instead of answering "no
+    match"; so does a match whose page went stale before it could be locked (3.9 only
+    restarts there when re-placing an exile). ``stable_node_chains`` (4.13): each node
+    is looked at through chain_prune(); a match that is full, or has no rmap_items left
+    (is_page_sharing_candidate), is no merge target; an exile that is mapped more than
+    once joins the matching chain instead (``chain_append:``).
     """
     ksm = w.ksm
     numa_fix = w.fixes.stable_node_removal
+    chains = w.changes.stable_node_chains
+    restart_stale = w.changes.stale_node_restart
     page_node = page_stable_node(page)
     if page_node is not None and not page_node.exiled:
         page.refcount += 1  # a forked KSM page: it is its own match
@@ -163,8 +198,23 @@ def stable_tree_search(w, page):
         while node is not None:
             if w.interleaved:
                 yield _SEARCH_NEXT
-            tree_page = yield from get_ksm_page(w, node, False)
+            any_dup = None
+            if chains:
+                dup, tree_page, node = yield from stable_node_chain(w, node, tree, True)
+                if dup is None and not w.changes.chain_best_dup:
+                    # 4.13: every dup full, or an empty chain (freed: start again)
+                    any_dup = stable_node_dup_any(w, node, tree)
+                    if any_dup is None:
+                        restart = True
+                        break
+                    tree_page = yield from get_ksm_page(w, any_dup, False)
+            else:
+                dup = node
+                tree_page = yield from get_ksm_page(w, node, False)
             if tree_page is None:
+                if restart_stale:  # f2e5ff85ec7e (4.5)
+                    restart = True
+                    break
                 return None
             ret = memcmp_pages(page, tree_page)
             put_page(w.mem, tree_page)
@@ -174,15 +224,19 @@ def stable_tree_search(w, page):
             elif ret > 0:
                 node, left = parent.rb_right, False
             else:
+                if chains and page_node is not None and page.mapcount > 1:
+                    return _chain_append(w, tree, node, dup or any_dup, page_node, page, nid)
+                if dup is None or (chains and not is_page_sharing_candidate(w, dup)):
+                    return None  # full (or no sharer left): wait in the unstable tree
                 # lock and unlock, so that a racing migration notices the raised count
-                tree_page = yield from get_ksm_page(w, node, True)
+                tree_page = yield from get_ksm_page(w, dup, True)
                 if tree_page is not None:
                     unlock_page(w, tree_page)
-                    if numa_fix and ksm.get_kpfn_nid(w, node.kpfn) != node.nid:
+                    if numa_fix and ksm.get_kpfn_nid(w, dup.kpfn) != dup.nid:
                         put_page(w.mem, tree_page)
-                        return _replace(w, tree, node, page_node, page, nid)
+                        return _replace(w, tree, node, dup, page_node, page, nid)
                     return tree_page
-                if page_node is not None:
+                if restart_stale or page_node is not None:
                     restart = True
                     break
                 return None
@@ -194,61 +248,127 @@ def stable_tree_search(w, page):
         page_node.exiled = False
         page_node.nid = nid
         tree.link(page_node, parent, left)
-        page.refcount += 1
-        return page
+        return _out(w, page_node, page)
 
 
-def _replace(w, tree, node, page_node, page, nid):
-    """stable_tree_search's ``replace:``: the match migrated off-node; exile it."""
+def _out(w, page_node, page):
+    """stable_tree_search's ``out:``: the re-placed exile's own page is the match,
+    unless (4.13) it cannot take another sharer."""
+    if w.changes.stable_node_chains and not is_page_sharing_candidate(w, page_node):
+        return None
+    page.refcount += 1
+    return page
+
+
+def _replace(w, tree, node, dup, page_node, page, nid):
+    """stable_tree_search's ``replace:``: the match ``dup`` (``node`` itself, or a dup of
+    the chain ``node``) migrated off-node; exile it, and put ``page_node`` (if exiled) in
+    its place."""
     ksm = w.ksm
-    if page_node is not None:
-        ksm.migrate_nodes.remove(page_node)
-        page_node.exiled = False
-        page_node.nid = nid
-        tree.replace(node, page_node)
-        page.refcount += 1
-        result = page
+    result = None
+    if dup is node:
+        if page_node is not None:
+            ksm.migrate_nodes.remove(page_node)
+            page_node.exiled = False
+            page_node.nid = nid
+            tree.replace(node, page_node)
+            result = _out(w, page_node, page)
+        else:
+            tree.erase(node)
     else:
-        tree.erase(node)
-        result = None
-    node.exiled = True
-    ksm.migrate_nodes.insert(0, node)
+        stable_node_dup_del(w, dup)
+        if page_node is not None:
+            ksm.migrate_nodes.remove(page_node)
+            page_node.exiled = False
+            page_node.nid = nid
+            stable_node_chain_add_dup(w, page_node, node)
+            result = _out(w, page_node, page)
+    dup.exiled = True
+    ksm.migrate_nodes.insert(0, dup)
     return result
+
+
+def _chain_append(w, tree, node, dup, page_node, page, nid):
+    """stable_tree_search's ``chain_append:`` (4.13): an exiled KSM page mapped more than
+    once becomes another dup of the matching content (making ``node`` a chain first)."""
+    chain = node if node.dups is not None else alloc_stable_node_chain(w, dup, tree)
+    w.ksm.migrate_nodes.remove(page_node)
+    page_node.exiled = False
+    page_node.nid = nid
+    stable_node_chain_add_dup(w, page_node, chain)
+    return _out(w, page_node, page)
 
 
 def stable_tree_insert(w, kpage):
     """stable_tree_insert(): a new stable node for ``kpage`` (caller holds its lock), or
-    None if an equal or stale node is met on the way (the content may have changed)."""
+    None if an equal or stale node is met on the way (the content may have changed).
+
+    ``stale_node_restart`` (4.5): a stale node starts the descent again.
+    ``stable_node_chains`` (4.13): an equal node is no failure: the new node becomes a
+    dup of that content's chain (made from the equal node if it is none yet).
+    """
     ksm = w.ksm
+    chains = w.changes.stable_node_chains
     nid = ksm.get_kpfn_nid(w, kpage.pfn)
     tree = ksm.root_stable_tree[nid]
-    node = tree.rb_node
-    parent, left = None, False
-    while node is not None:
-        if w.interleaved:
-            yield _INSERT_NEXT
-        tree_page = yield from get_ksm_page(w, node, False)
-        if tree_page is None:
-            return None
-        ret = memcmp_pages(kpage, tree_page)
-        put_page(w.mem, tree_page)
-        parent = node
-        if ret < 0:
-            node, left = parent.rb_left, True
-        elif ret > 0:
-            node, left = parent.rb_right, False
-        else:
-            return None
+    while True:  # "again:"
+        node = tree.rb_node
+        parent, left = None, False
+        need_chain = restart = False
+        while node is not None:
+            if w.interleaved:
+                yield _INSERT_NEXT
+            if chains:
+                dup, tree_page, node = yield from stable_node_chain(w, node, tree, False)
+                if dup is None and not w.changes.chain_best_dup:
+                    any_dup = stable_node_dup_any(w, node, tree)
+                    if any_dup is None:
+                        restart = True
+                        break
+                    tree_page = yield from get_ksm_page(w, any_dup, False)
+            else:
+                tree_page = yield from get_ksm_page(w, node, False)
+            if tree_page is None:
+                if w.changes.stale_node_restart:  # f2e5ff85ec7e (4.5)
+                    restart = True
+                    break
+                return None
+            ret = memcmp_pages(kpage, tree_page)
+            put_page(w.mem, tree_page)
+            parent = node
+            if ret < 0:
+                node, left = parent.rb_left, True
+            elif ret > 0:
+                node, left = parent.rb_right, False
+            elif chains:
+                need_chain = True
+                break
+            else:
+                return None
+        if not restart:
+            break
     yield _ALLOC_NODE
-    node = StableNode(w.next_serial(), kpage.pfn, nid)
-    kpage.mapping = KsmMapping(node)
-    tree.link(node, parent, left)
-    return node
+    new = StableNode(w.next_serial(), kpage.pfn, nid)
+    kpage.mapping = KsmMapping(new)
+    if not need_chain:
+        tree.link(new, parent, left)
+    else:
+        chain = node if node.dups is not None else alloc_stable_node_chain(w, node, tree)
+        stable_node_chain_add_dup(w, new, chain)
+    return new
 
 
-def stable_tree_append(w, item, node):
-    """stable_tree_append(): hang ``item`` on ``node`` and count it (caller holds the lock)."""
+def stable_tree_append(w, item, node, max_page_sharing_bypass=False):
+    """stable_tree_append(): hang ``item`` on ``node`` and count it (caller holds the lock).
+    With chains (4.13) going over max_page_sharing warns once, unless bypassed (a forked
+    KSM page is appended wherever it is)."""
     ksm = w.ksm
+    if (
+        w.changes.stable_node_chains
+        and not max_page_sharing_bypass
+        and len(node.hlist) + 1 > ksm.max_page_sharing
+    ):
+        w.warn_once("stable_tree_append()", f"{node!r} goes over max_page_sharing")
     item.head = node
     item.stable = True
     if node.hlist:

@@ -28,22 +28,39 @@ RMAP_ITEM_SIZE = 64  # sizeof(struct rmap_item) on 64-bit, for the profit figure
 
 
 class StableNode:
-    """``struct stable_node``: one per KSM page; does not pin the page (see get_ksm_page)."""
+    """``struct stable_node``: one per KSM page; does not pin the page (see get_ksm_page).
 
-    __slots__ = ("serial", "kpfn", "nid", "hlist", "exiled", "tree") + RB_SLOTS
+    With stable node chains (4.13, 2c653d0ee2ae) a node can also be a *chain*
+    (``rmap_hlist_len == STABLE_NODE_CHAIN``): it sits in the tree in place of its
+    content and holds, in ``dups`` (most recently placed first), the *dups*: one node
+    per KSM page of that content, each with ``chain`` naming it (``head ==
+    STABLE_NODE_DUP_HEAD``) and in no tree itself. A chain has no page (``kpfn`` is
+    None); ``prune_time`` is its ``chain_prune_time``. ``rmap_hlist_len`` is
+    ``len(hlist)``.
+    """
 
-    def __init__(self, serial: int, kpfn: int, nid: int):
+    __slots__ = (
+        "serial", "kpfn", "nid", "hlist", "exiled", "tree", "dups", "chain", "prune_time"
+    ) + RB_SLOTS
+
+    def __init__(self, serial: int, kpfn, nid: int):
         self.serial = serial
         self.kpfn = kpfn
         self.nid = nid  # the tree it is linked in (3.9); see stable_node_removal
         self.hlist = []  # rmap_items sharing the page, most recent first
         self.exiled = False  # ``head == &migrate_nodes``
         self.tree = None  # which Tree really holds it (for the oops check only)
+        self.dups = None  # a chain's dups (None: not a chain)
+        self.chain = None  # the chain this dup hangs on (None: not a dup)
+        self.prune_time = 0
         rb_init(self)  # ``struct rb_node node``
 
     def __repr__(self) -> str:
+        if self.dups is not None:
+            return f"StableNode#{self.serial}(chain, nid={self.nid}, dups={len(self.dups)})"
         n = len(self.hlist)
-        return f"StableNode#{self.serial}(kpfn={self.kpfn:#x}, nid={self.nid}, items={n})"
+        dup = f", dup of #{self.chain.serial}" if self.chain is not None else ""
+        return f"StableNode#{self.serial}(kpfn={self.kpfn:#x}, nid={self.nid}, items={n}{dup})"
 
 
 class RmapItem:
@@ -146,6 +163,16 @@ class KsmState:
         self.smart_scan = 1
         self.stable_node_chains_prune_millisecs = 2000
         self.best_effort_removal = False   # a what-if (see remove_all_stable_nodes)
+        # the scan-time advisor's knobs (6.8): validated, not modelled
+        self.advisor_mode = "none"
+        self.advisor_max_cpu = 70
+        self.advisor_min_pages_to_scan = 500
+        self.advisor_max_pages_to_scan = 30000
+        self.advisor_target_scan_time = 200
+        # stable node chains (4.13, 2c653d0ee2ae)
+        self.stable_node_chains = 0
+        self.stable_node_dups = 0
+        self.jiffies = 0  # the logical clock chain pruning runs on (see stable_node_dup)
         self.pages_shared = 0
         self.pages_sharing = 0
         self.pages_unshared = 0
@@ -182,12 +209,21 @@ class KsmState:
 
     # -- what is where -----------------------------------------------------------------
     def stable_nodes(self) -> list:
-        """Every stable node: the trees in index order, then ``migrate_nodes``."""
+        """Every stable node of a KSM page: the trees in index order (a chain stands for
+        its dups, in chain order), then ``migrate_nodes``."""
         out = []
         for t in self.root_stable_tree:
-            out.extend(t.nodes)
+            for n in t.nodes:
+                if n.dups is None:
+                    out.append(n)
+                else:
+                    out.extend(n.dups)
         out.extend(self.migrate_nodes)
         return out
+
+    def stable_chains(self) -> list:
+        """Every stable node chain (4.13+), the trees in index order."""
+        return [n for t in self.root_stable_tree for n in t.nodes if n.dups is not None]
 
     def rmap_items_of(self, slot=None):
         slots = [slot] if slot is not None else self.mm_list
@@ -221,11 +257,15 @@ class KsmState:
                     f"a{it.anon_vma.serial if it.anon_vma else '-'} "
                     f"t{it.tree.name if it.tree else '-'}"
                 )
-        for t in self.root_stable_tree:  # the shape too: it decides what a descent meets
-            yield f" {t.name}: " + t.shape(
-                lambda n: f"{n.serial}:{n.kpfn:#x}:{n.nid}:"
-                + ",".join(f"{i.mm.owner}@{i.address:#x}" for i in n.hlist)
+        def node(n):
+            if n.dups is not None:  # a chain (4.13+): its dups in order
+                return f"{n.serial}:chain:{n.prune_time}[" + " ".join(map(node, n.dups)) + "]"
+            return f"{n.serial}:{n.kpfn:#x}:{n.nid}:" + ",".join(
+                f"{i.mm.owner}@{i.address:#x}" for i in n.hlist
             )
+
+        for t in self.root_stable_tree:  # the shape too: it decides what a descent meets
+            yield f" {t.name}: " + t.shape(node)
         for t in self.root_unstable_tree:
             yield f" {t.name}: " + t.shape(lambda i: f"{i.mm.owner}@{i.address:#x}")
         yield " migrate_nodes: " + " ".join(

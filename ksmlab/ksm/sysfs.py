@@ -11,8 +11,12 @@ from .unmerge import unmerge_and_remove_all_rmap_items
 
 __all__ = [
     "KNOBS",
+    "ADVISOR_KNOBS",
     "COUNTERS",
     "NOT_MODELLED",
+    "NOT_MODELLED_6_18",
+    "knobs",
+    "not_modelled",
     "kstrtoul",
     "kstrtoint",
     "kstrtobool",
@@ -48,6 +52,14 @@ COUNTERS = (
     "stable_node_chains",
     "stable_node_dups",
 )
+#: the scan-time advisor's knobs (6.8, 66790e9a735b): only with the 6.18 sysfs
+ADVISOR_KNOBS = (
+    "advisor_mode",
+    "advisor_max_cpu",
+    "advisor_min_pages_to_scan",
+    "advisor_max_pages_to_scan",
+    "advisor_target_scan_time",
+)
 #: Accepted with the kernel's validation but without effect: they arrived after 3.9.
 NOT_MODELLED = (
     "max_page_sharing",
@@ -56,9 +68,30 @@ NOT_MODELLED = (
     "stable_node_chains_prune_millisecs",
     "sleep_millisecs",
 )
+#: The same on the 6.18 profile: parsed and validated as 6.18 does, no other effect
+#: (max_page_sharing and the prune interval are modelled by ``stable_node_chains``).
+NOT_MODELLED_6_18 = ("use_zero_pages", "smart_scan", "sleep_millisecs") + ADVISOR_KNOBS
 
 #: fill_write_buffer() (3.9 fs/sysfs/file.c) keeps at most PAGE_SIZE - 1 bytes of a write
 SYSFS_WRITE_MAX = PAGE_SIZE - 1
+#: kernfs (3.14 on) keeps PAGE_SIZE bytes
+KERNFS_WRITE_MAX = PAGE_SIZE
+
+DEFAULT_PAGES_TO_SCAN = 100
+
+
+def knobs(w) -> tuple:
+    """The knobs of ``w``'s kernel: 3.9's model set, plus the advisor's with 6.18's sysfs."""
+    return KNOBS + ADVISOR_KNOBS if w.changes.sysfs_6_18 else KNOBS
+
+
+def not_modelled(w) -> tuple:
+    """The knobs of ``w``'s kernel that are validated but have no effect."""
+    if not w.changes.sysfs_6_18:
+        return NOT_MODELLED
+    if w.changes.stable_node_chains:
+        return NOT_MODELLED_6_18
+    return NOT_MODELLED_6_18 + ("max_page_sharing", "stable_node_chains_prune_millisecs")
 
 _RUN_DONE = Point("run_store:mutex_unlock", "the run store is done")
 
@@ -90,12 +123,13 @@ def kstrtoint(text: str) -> int:
     return value
 
 
-def kstrtobool(text: str) -> bool:
-    """kstrtobool(): 1/y/Y/t/T/on true, 0/n/N/f/F/off false, by the first one or two chars."""
+def kstrtobool(text: str, enable_disable: bool = False) -> bool:
+    """kstrtobool(): 1/y/Y/t/T/on true, 0/n/N/f/F/off false, by the first one or two chars;
+    6.18's also takes e/E (enable) as true and d/D (disable) as false."""
     c = text[:1]
-    if c in ("1", "y", "Y", "t", "T"):
+    if c in ("1", "y", "Y", "t", "T") or (enable_disable and c in ("e", "E")):
         return True
-    if c in ("0", "n", "N", "f", "F"):
+    if c in ("0", "n", "N", "f", "F") or (enable_disable and c in ("d", "D")):
         return False
     if c in ("o", "O"):
         c2 = text[1:2]
@@ -117,11 +151,17 @@ def _unsigned(text: str, name: str) -> int:
     return value
 
 
-def sysfs_read(w, name: str) -> int:
-    """The ``*_show()`` of ``name``. Counters that came after 3.9 (pages_skipped,
-    ksm_zero_pages, stable_node_chains, stable_node_dups) read 0: their features are not
-    modelled."""
+def sysfs_read(w, name: str):
+    """The ``*_show()`` of ``name``. Counters of features not modelled (pages_skipped,
+    ksm_zero_pages; on 3.9 also stable_node_chains, stable_node_dups) read 0.
+    ``advisor_mode`` reads as its text, the current choice in brackets."""
     ksm = w.ksm
+    if name == "advisor_mode":
+        return "[none] scan-time" if ksm.advisor_mode == "none" else "none [scan-time]"
+    if name in ADVISOR_KNOBS:
+        return getattr(ksm, name)
+    if name in ("stable_node_chains", "stable_node_dups") and w.changes.stable_node_chains:
+        return getattr(ksm, name)
     if name == "full_scans":
         return ksm.ksm_scan.seqnr
     if name == "pages_volatile":
@@ -140,9 +180,10 @@ def sysfs_write_file(w, name: str, buf: bytes):
     them with a NUL; a 0-byte write stops there and succeeds; otherwise the store sees
     the text up to the first NUL (the kstrto*() parsers stop there). Returns what
     write(2) returns: the bytes taken, fewer than ``len(buf)`` for a longer buffer (a
-    short write). Current kernels (kernfs, 3.14) keep PAGE_SIZE bytes instead.
+    short write). With the 6.18 sysfs (``sysfs_6_18``) the write goes through kernfs
+    (3.14 on), which keeps PAGE_SIZE bytes instead.
     """
-    count = min(len(buf), SYSFS_WRITE_MAX)
+    count = min(len(buf), KERNFS_WRITE_MAX if w.changes.sysfs_6_18 else SYSFS_WRITE_MAX)
     if count == 0:
         return 0
     text = bytes(buf[:count]).split(b"\0", 1)[0].decode("latin-1")
@@ -154,14 +195,23 @@ def sysfs_store(w, name: str, text: str):
     """The store method of knob ``name`` (a generator: run=2 and the knob switches take
     ksm_thread_mutex and walk everything). Raises KernelError as the write would fail."""
     ksm = w.ksm
+    v618 = w.changes.sysfs_6_18
     if name == "run":
         return (yield from run_store(w, _unsigned(text, name)))
+    if name == "pages_to_scan" and v618 and ksm.advisor_mode != "none":
+        # 6.8 (66790e9a735b): while the advisor runs it owns pages_to_scan
+        raise KernelError(errno.EINVAL, "pages_to_scan: the advisor is on (advisor_mode)")
     if name in ("pages_to_scan", "sleep_millisecs", "stable_node_chains_prune_millisecs"):
         setattr(ksm, name, _unsigned(text, name))
         return
     if name in ("use_zero_pages", "smart_scan"):
-        setattr(ksm, name, int(kstrtobool(text)))
+        try:
+            setattr(ksm, name, int(kstrtobool(text, enable_disable=v618)))
+        except KernelError as e:
+            raise KernelError(errno.EINVAL, f"{name}: {e.reason}") from None
         return
+    if name in ADVISOR_KNOBS:
+        return advisor_store(w, name, text)
     if name == "merge_across_nodes":
         knob = kstrtoul(text)
         if knob > 1:
@@ -173,6 +223,33 @@ def sysfs_store(w, name: str, text: str):
             raise KernelError(errno.EINVAL, f"max_page_sharing must be at least 2, not {knob}")
         return (yield from max_page_sharing_store(w, knob))
     raise AssertionError(name)
+
+
+def advisor_store(w, name: str, text: str) -> None:
+    """The advisor's stores (6.8, 66790e9a735b), validated as 6.18 does; the advisor
+    itself is not modelled. Choosing another mode resets pages_to_scan to the mode's
+    start (set_advisor_defaults(): 100 for none, advisor_min_pages_to_scan for
+    scan-time)."""
+    ksm = w.ksm
+    if name == "advisor_mode":
+        choice = text[:-1] if text.endswith("\n") else text  # sysfs_streq()
+        if choice not in ("none", "scan-time"):
+            raise KernelError(errno.EINVAL, f"advisor_mode: {text!r} is not none or scan-time")
+        if choice != ksm.advisor_mode:
+            ksm.advisor_mode = choice
+            ksm.pages_to_scan = (
+                DEFAULT_PAGES_TO_SCAN if choice == "none" else ksm.advisor_min_pages_to_scan
+            )
+        return
+    try:
+        value = kstrtoul(text)
+    except KernelError as e:
+        raise KernelError(errno.EINVAL, f"{name}: {e.reason}") from None
+    if name == "advisor_target_scan_time" and value < 1:
+        raise KernelError(errno.EINVAL, "advisor_target_scan_time must be at least 1")
+    if name in ("advisor_max_cpu", "advisor_target_scan_time"):
+        value &= UINT_MAX  # stored in an unsigned int
+    setattr(ksm, name, value)
 
 
 def run_store(w, flags: int):

@@ -12,7 +12,7 @@ renders as a text table (``print(c)``), as HTML in a notebook, and plots with
 ``c.plot()``. ``python -m ksmlab live-compare --help`` is the command line.
 """
 
-from .compare import Comparison, Difference, compare, load_recording, write_recording
+from .compare import Comparison, Difference, compare, load_recording, pick_version, write_recording
 from .driver import run_kernel
 from .guard import (
     LiveBusy,
@@ -26,11 +26,12 @@ from .guard import (
 )
 from .model import run_model
 from .observe import COUNTERS, STATS, Observation
-from .workload import KnownDifference, Workload, WorkloadError, validate
-from .workloads import DIFFERENCES, WORKLOADS, all_workloads, get
+from .workload import Workload, WorkloadError, validate
+from .workloads import SHOWS, WORKLOADS, all_workloads, get
 
 __all__ = [
     "compare",
+    "pick_version",
     "Comparison",
     "Difference",
     "load_recording",
@@ -50,10 +51,9 @@ __all__ = [
     "STATS",
     "Workload",
     "WorkloadError",
-    "KnownDifference",
     "validate",
     "WORKLOADS",
-    "DIFFERENCES",
+    "SHOWS",
     "all_workloads",
     "get",
 ]

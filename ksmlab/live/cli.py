@@ -7,6 +7,8 @@ import math
 import os
 import sys
 
+from ..changes import VERSIONS
+
 __all__ = ["add_parser", "main"]
 
 EPILOG = """\
@@ -14,14 +16,15 @@ Without --live the kernel column comes from the recording shipped with ksmlab (m
 machine with KSM, and labelled as recorded), and /sys/kernel/mm/ksm is not touched.
 With --live (root, and a writable /sys/kernel/mm/ksm) the workload runs on this machine's
 KSM: ksmd is made to run one full pass (or one batch) at a time, and every knob it touches
-is restored afterwards, also on errors, ^C, SIGTERM and SIGHUP.
+is restored afterwards, also on errors, ^C, SIGTERM and SIGHUP. The model runs the
+profile of the newest modelled version not newer than the kernel side (--version picks
+one).
 
 Every option is checked before anything runs: a --recording that cannot be read or is
 not a recording, or an output (--record, --html, --plot) into a folder that does not
-exist, stops it at once. Exit status: 0 when model and kernel agree wherever the
-workload says they should, 1 on an unexpected difference, 2 when it cannot run; 130,
-143 or 129 when SIGINT, SIGTERM or SIGHUP stopped a live run (after it restored the
-knobs: it says so in one line).
+exist, stops it at once. Exit status: 0 when model and kernel agree after every step, 1
+on a difference, 2 when it cannot run; 130, 143 or 129 when SIGINT, SIGTERM or SIGHUP
+stopped a live run (after it restored the knobs: it says so in one line).
 """
 
 
@@ -29,7 +32,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "live-compare",
         help="run a workload on the model and on the machine's real KSM, side by side",
-        description="Run a workload on the 3.9 model and on a real kernel's KSM and show "
+        description="Run a workload on the model and on a real kernel's KSM and show "
         "the counters, per-process ksm_stat and page contents after every step, with every "
         "difference marked.",
         epilog=EPILOG,
@@ -47,6 +50,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="PATH", help="also write the tables as HTML")
     p.add_argument("--plot", metavar="PATH",
                    help="also plot the counters over the steps (one workload; needs matplotlib)")
+    p.add_argument("--version", choices=list(VERSIONS), default=None,
+                   help="the model's kernel profile (default: the newest modelled version "
+                   "not newer than the kernel side)")
     p.add_argument("--lock-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="how long to wait for another live run to finish (default 30)")
     p.set_defaults(func=main)
@@ -54,16 +60,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _list() -> int:
-    from .workloads import DIFFERENCES, WORKLOADS
+    from ..changes import change
+    from .workloads import SHOWS, WORKLOADS
 
-    width = max(map(len, {**WORKLOADS, **DIFFERENCES}))
-    print("Workloads where the model and the kernel must agree after every step:")
+    width = max(map(len, WORKLOADS))
+    print("Workloads (each agrees with the kernel after every step on the matching profile;")
+    print("[a change] marks one where the 3.9 profile and a newer kernel part):")
     for name, w in WORKLOADS.items():
-        print(f"  {name:<{width}}  {w.title}")
-    print("Workloads that show a post-3.9 kernel change (where, and which commit, is named):")
-    for name, w in DIFFERENCES.items():
-        commits = ", ".join(sorted({d.commit for d in w.known_differences}))
-        print(f"  {name:<{width}}  {w.title} [{commits}]")
+        c = change(SHOWS[name]) if name in SHOWS else None
+        tag = f" [{c.name}, {c.commit}, {c.release}]" if c else ""
+        print(f"  {name:<{width}}  {w.title}{tag}")
     return 0
 
 
@@ -147,6 +153,7 @@ def main(args) -> int:
                 name,
                 allow_sysfs_writes=args.live,
                 recording=recording,
+                version=args.version,
                 lock_timeout=args.lock_timeout,
             )
         except LiveInterrupted as e:

@@ -4,6 +4,13 @@ difference marked; rendered as text, as HTML (in a notebook, by itself) and as a
 The kernel side is the live kernel (``allow_sysfs_writes=True``), or a recording made on a
 machine that had one (``ksmlab/data/live-recorded.json``, labelled as recorded with the
 machine, kernel and date), or absent, with the reason.
+
+The model side runs the profile of the newest modelled version not newer than that
+kernel (:func:`pick_version`), or the ``version`` asked for. With the matching profile
+the two sides must agree after every step: any difference is a model bug.
+
+>>> pick_version("6.18.44-fc-v669"), pick_version("6.1.0-13-amd64"), pick_version("3.2.0")
+('6.18', '3.9', '3.9')
 """
 
 from __future__ import annotations
@@ -12,19 +19,22 @@ import hashlib
 import html
 import json
 import os
+import re
 from dataclasses import dataclass
 
+from ..changes import DEFAULT_VERSION, VERSIONS
 from .driver import run_kernel
 from .guard import KSM_DIR, availability, numa_nodes
 from .model import run_model
 from .observe import COUNTERS, STATS, Observation
-from .workload import KnownDifference, Workload, validate
+from .workload import Workload, validate
 from .workloads import get
 
 __all__ = [
     "Comparison",
     "Difference",
     "compare",
+    "pick_version",
     "RECORDING",
     "RECORDING_FORMAT",
     "load_recording",
@@ -41,7 +51,24 @@ _SHORT = {
     "full_scans": "scans",
     "pages_scanned": "scanned",
     "general_profit": "profit",
+    "stable_node_chains": "chains",
+    "stable_node_dups": "dups",
 }
+
+
+def _release(text: str) -> tuple:
+    m = re.match(r"(\d+)\.(\d+)", text or "")
+    if m is None:
+        raise ValueError(f"{text!r} is not a kernel release (like 6.18.44)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def pick_version(release: str) -> str:
+    """The newest modelled version not newer than kernel ``release`` (``uname -r``);
+    3.9 for anything older."""
+    have = _release(release)
+    fitting = [v for v in VERSIONS if _release(v) <= have]
+    return max(fitting, key=_release) if fitting else DEFAULT_VERSION
 
 
 @dataclass(frozen=True)
@@ -54,13 +81,11 @@ class Difference:
     field: str  # a counter, "result", "read", or "proc.stat" / "proc.pages"
     model: object
     kernel: object
-    known: KnownDifference | None = None
 
     def __str__(self) -> str:
-        tag = f" (expected: {self.known.commit})" if self.known else ""
         return (
             f"after step {self.step + 1} [{self.text}]: {self.field}: model {self.model!r}, "
-            f"kernel {self.kernel!r}{tag}"
+            f"kernel {self.kernel!r}"
         )
 
 
@@ -71,16 +96,13 @@ def _page_diff(m: Observation, k: Observation, proc: str):
     return [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
 
 
-def _diffs(m: Observation, k: Observation, known: dict) -> list:
+def _diffs(m: Observation, k: Observation) -> list:
     out = []
 
     def add(field, mv, kv):
         if kv is None or mv == kv:
             return
-        kd = known.get(m.step)
-        out.append(
-            Difference(m.step, m.text, field, mv, kv, kd if kd and field in kd.fields else None)
-        )
+        out.append(Difference(m.step, m.text, field, mv, kv))
 
     add("result", m.result, k.result)
     for c in COUNTERS:
@@ -100,58 +122,51 @@ def _diffs(m: Observation, k: Observation, known: dict) -> list:
 
 
 class Comparison:
-    """Both sides' observations of one workload."""
+    """Both sides' observations of one workload; the model ran the profile of kernel
+    ``version`` (``version_note`` says why that one)."""
 
-    def __init__(self, workload, model, kernel=None, source=None, info=None, note=""):
+    def __init__(self, workload, model, kernel=None, source=None, info=None, note="",
+                 version=DEFAULT_VERSION, version_note=""):
         self.workload: Workload = workload
         self.model: list = model
         self.kernel: list | None = kernel
         self.source: str | None = source  # "live", "recorded" or None
         self.info: dict = info or {}
         self.note: str = note
-        known = {d.step: d for d in workload.known_differences}
+        self.version: str = version
+        self.version_note: str = version_note
         self.differences: list = []
         if kernel is not None:
             for m, k in zip(model, kernel, strict=True):
-                self.differences.extend(_diffs(m, k, known))
+                self.differences.extend(_diffs(m, k))
 
     def __repr__(self) -> str:
-        return f"<Comparison {self.workload.name}: {len(self.model)} observations, {self.verdict}>"
+        verdict = self.verdict
+        return (
+            f"<Comparison {self.workload.name} on {self.version}: {len(self.model)} "
+            f"observations, {verdict}>"
+        )
 
     @property
     def verdict(self) -> str:
-        """One phrase: whether and where the two sides agree."""
+        """One phrase: whether the two sides agree."""
         if self.kernel is None:
             return "model only"
-        if self.unexpected:
-            return f"{len(self.unexpected)} unexpected difference(s)"
-        if self.missing_known:
-            return f"{len(self.missing_known)} expected difference(s) missing"
         if self.differences:
-            return f"agree except where expected ({len(self.differences)} expected difference(s))"
+            return f"{len(self.differences)} difference(s)"
         return "agree at every step"
 
     # -- verdicts ----------------------------------------------------------------------
     @property
-    def unexpected(self) -> list:
-        """Differences the workload does not predict."""
-        return [d for d in self.differences if d.known is None]
-
-    @property
-    def missing_known(self) -> list:
-        """Predicted differences that did not show up (for each, step and field)."""
-        seen = {(d.step, d.field) for d in self.differences if d.known}
-        return [
-            (kd.step, f)
-            for kd in self.workload.known_differences
-            for f in kd.fields
-            if (kd.step, f) not in seen
-        ]
-
-    @property
     def agree(self) -> bool:
-        """The kernel side exists, and the sides differ exactly where the workload says."""
-        return self.kernel is not None and not self.unexpected and not self.missing_known
+        """The kernel side exists, and the sides agree after every step."""
+        return self.kernel is not None and not self.differences
+
+    @property
+    def model_label(self) -> str:
+        return f"model: Linux {self.version} profile" + (
+            f" ({self.version_note})" if self.version_note else ""
+        )
 
     @property
     def label(self) -> str:
@@ -190,8 +205,7 @@ class Comparison:
                     "cells": cells,
                     "procs": list(m.procs),
                     "read": (m.read, k.read if k else None),
-                    "unexpected": {d.field for d in ds if d.known is None},
-                    "known": {d.field for d in ds if d.known is not None},
+                    "differ": {d.field for d in ds},
                     "differences": ds,
                 }
             )
@@ -200,12 +214,12 @@ class Comparison:
     # -- text ------------------------------------------------------------------------
     def text(self) -> str:
         w = self.workload
-        lines = [f"{w.name}: {w.title}", self.label, ""]
+        lines = [f"{w.name}: {w.title}", self.model_label, self.label, ""]
         head = ["", "#", "step", "result"] + [_SHORT[c] for c in COUNTERS] + ["rmap/merging"]
         table = [(head, [])]
         for r in self.rows():
-            bad = r["unexpected"] | r["known"]
-            mark = "!" if r["unexpected"] else "~" if r["known"] else ""
+            bad = r["differ"]
+            mark = "!" if bad else ""
             row = [mark, str(r["step"] + 1) if r["step"] >= 0 else "0", r["text"]]
             for f in ["result", *COUNTERS]:
                 row.append(_cell(r["cells"][f], f in bad))
@@ -238,25 +252,14 @@ class Comparison:
     def summary(self) -> str:
         if self.kernel is None:
             return "model only: " + self.note
-        known = [d for d in self.differences if d.known]
-        parts = []
-        if not self.unexpected:
-            parts.append(
-                f"model and kernel agree after every one of the {len(self.model) - 1} steps"
-                + (" except where expected" if known else "")
+        if not self.differences:
+            return (
+                f"the {self.version} model and the kernel agree after every one of the "
+                f"{len(self.model) - 1} steps"
             )
-        else:
-            parts.append(f"{len(self.unexpected)} unexpected difference(s) (marked !):")
-            parts.extend(f"  {d}" for d in self.unexpected)
-        groups: dict = {}
-        for kd in self.workload.known_differences:
-            groups.setdefault((kd.commit, kd.why), []).append(kd.step + 1)
-        for (commit, why), steps in groups.items():
-            where = f"step {steps[0]}" if len(steps) == 1 else "steps " + ", ".join(map(str, steps))
-            parts.append(f"expected at {where} (marked ~, {commit}): {why}")
-        for step, f in self.missing_known:
-            parts.append(f"expected difference did not show: step {step + 1}, {f}")
-        parts.append("(a cell that differs reads model≠kernel)")
+        parts = [f"{len(self.differences)} difference(s) (marked !, a cell reads "
+                 "model≠kernel):"]
+        parts.extend(f"  {d}" for d in self.differences)
         return "\n".join(parts)
 
     def __str__(self) -> str:
@@ -269,7 +272,8 @@ class Comparison:
         head = ["#", "step", "result"] + [_SHORT[c] for c in COUNTERS] + ["rmap_items/merging"]
         out = [
             "<div class='ksmlab-live'>",
-            f"<p><b>{esc(w.name)}</b>: {esc(w.title)}<br><i>{esc(self.label)}</i></p>",
+            f"<p><b>{esc(w.name)}</b>: {esc(w.title)}<br><i>{esc(self.model_label)}; "
+            f"{esc(self.label)}</i></p>",
             # JupyterLab lays tables out fixed, which breaks words mid-word at 1024 px: auto
             # widths, numbers kept whole, the step text broken between words only
             "<div style='overflow-x:auto'><table style='border-collapse:collapse;"
@@ -277,14 +281,12 @@ class Comparison:
             "<tr>" + "".join(f"<th style='padding:0 .5em'>{esc(h)}</th>" for h in head) + "</tr>",
         ]
         for r in self.rows():
-            bad = r["unexpected"] | r["known"]
+            bad = r["differ"]
 
-            def td(value, field, bad=bad, r=r):
+            def td(value, field, bad=bad):
                 style = "padding:0 .5em;text-align:right;white-space:nowrap"
-                if field in r["unexpected"]:
+                if field in bad:
                     style += ";background:#f8c0c0"
-                elif field in r["known"]:
-                    style += ";background:#f8ecb0"
                 return f"<td style='{style}'>{esc(value)}</td>"
 
             cells = [
@@ -340,7 +342,7 @@ class Comparison:
             [o.counters for o in self.model],
             compare=kernel,
             counters=counters,
-            title=f"{self.workload.name}: {self.label}",
+            title=f"{self.workload.name} ({self.version} model): {self.label}",
             xlabel="step (grey lines: ksmd passes)",
         )
         return fig
@@ -454,6 +456,7 @@ def compare(
     allow_sysfs_writes: bool = False,
     recording="auto",
     nodes: int | None = None,
+    version: str | None = None,
     ksm_dir: str = KSM_DIR,
     lock_timeout: float = 30.0,
 ) -> Comparison:
@@ -463,19 +466,35 @@ def compare(
     :class:`~ksmlab.live.driver.LiveUnavailable` saying why, if it cannot); otherwise
     ``recording`` (``"auto"``: the recording shipped with ksmlab, if it has this
     workload; a path or a loaded dict; None: none), labelled as recorded.
-    The model has as many NUMA nodes as this machine unless ``nodes`` says otherwise.
+    The model runs the profile ``version`` ("3.9", "6.18"); by default the newest
+    modelled version not newer than the kernel side's release (this machine's
+    ``uname -r`` when there is no kernel side). The model has as many NUMA nodes as this
+    machine unless ``nodes`` says otherwise.
     """
     if isinstance(workload, str):
         workload = get(workload)
     validate(workload)
+    if version is not None and version not in VERSIONS:
+        raise ValueError(f"unknown kernel version {version!r}; known: {', '.join(VERSIONS)}")
     if nodes is None:
         nodes = numa_nodes()
-    model = run_model(workload, nodes=nodes)
+
+    def model_side(release, kind, kernel=None, info=None, note=""):
+        if version is not None:
+            v, why = version, "as asked"
+        else:
+            v = pick_version(release)
+            whose = {"live": "the live kernel", "recorded": "the recorded kernel"}.get(
+                kind, "this machine's kernel")
+            why = f"the newest modelled version not newer than {whose}, {release}"
+        model = run_model(workload, nodes=nodes, version=v)
+        return Comparison(workload, model, kernel, kind, info, note, v, why)
+
     if allow_sysfs_writes:
         kernel, info = run_kernel(
             workload, allow_sysfs_writes=True, ksm_dir=ksm_dir, lock_timeout=lock_timeout
         )
-        return Comparison(workload, model, kernel, "live", info)
+        return model_side(info.get("kernel") or os.uname().release, "live", kernel, info)
     reason = availability(ksm_dir)
     if reason is None:
         note = "the live kernel was not asked for (allow_sysfs_writes=True, or --live)"
@@ -493,6 +512,5 @@ def compare(
                 raise
             note += f"; {e}"
         else:
-            return Comparison(workload, model, kernel, "recorded", info)
-    return Comparison(workload, model, None, None, {}, note)
-
+            return model_side(info.get("kernel", ""), "recorded", kernel, info)
+    return model_side(os.uname().release, None, note=note)

@@ -89,6 +89,10 @@ WRITABLE_KNOBS = (
     "merge_across_nodes",
     "max_page_sharing",
     "stable_node_chains_prune_millisecs",
+    "advisor_max_cpu",
+    "advisor_min_pages_to_scan",
+    "advisor_max_pages_to_scan",
+    "advisor_target_scan_time",
     "advisor_mode",
     "use_zero_pages",
     "smart_scan",
@@ -506,7 +510,9 @@ class KsmGuard:
         self.set_knob("run", 0)
         if self._has("advisor_mode") and self.knob("advisor_mode") != "none":
             self.set_knob("advisor_mode", "none")
-        for name, value in (("smart_scan", 0), ("use_zero_pages", 0)):
+        # the model's start: no smart scan, no zero pages, default chain settings
+        for name, value in (("smart_scan", 0), ("use_zero_pages", 0), ("max_page_sharing", 256),
+                            ("stable_node_chains_prune_millisecs", 2000)):
             if self._has(name):
                 self.set_knob(name, value)
         self.set_knob("pages_to_scan", PAGES_TO_SCAN)

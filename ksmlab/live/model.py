@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from ..changes import DEFAULT_VERSION
 from ..errors import KernelError
 from ..kernel import Kernel
 from ..mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE
@@ -20,12 +21,13 @@ __all__ = ["ModelBackend", "run_model"]
 
 
 class ModelBackend:
-    """A workload's processes on the 3.9 model; KSM starts with run=1."""
+    """A workload's processes on the model of kernel ``version``; KSM starts with run=1."""
 
     side = "model"
 
-    def __init__(self, nodes: int = 1, check: bool = True):
-        self.k = Kernel(nodes=nodes)
+    def __init__(self, nodes: int = 1, check: bool = True, version: str = DEFAULT_VERSION,
+                 changes=None, fixes=None):
+        self.k = Kernel(nodes=nodes, fixes=fixes, version=version, changes=changes)
         self.k.sysfs.write("run", 1)
         self.procs: dict = {}  # name -> (Process, base address, npages)
         self._check = check
@@ -105,6 +107,8 @@ class ModelBackend:
         return {s: stat[s] for s in STATS}, pages
 
 
-def run_model(workload, nodes: int = 1, on_step=None) -> list:
-    """The observations of ``workload`` on the model (a fresh ``Kernel(nodes)``)."""
-    return execute(workload, ModelBackend(nodes), on_step)
+def run_model(workload, nodes: int = 1, on_step=None, version: str = DEFAULT_VERSION,
+              changes=None) -> list:
+    """The observations of ``workload`` on the model (a fresh ``Kernel(nodes, version=...,
+    changes=...)``)."""
+    return execute(workload, ModelBackend(nodes, version=version, changes=changes), on_step)

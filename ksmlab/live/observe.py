@@ -27,6 +27,8 @@ COUNTERS = (
     "full_scans",
     "pages_scanned",
     "general_profit",
+    "stable_node_chains",
+    "stable_node_dups",
 )
 #: the /proc/PID/ksm_stat lines compared for every live process
 STATS = ("ksm_rmap_items", "ksm_merging_pages", "ksm_process_profit")

@@ -15,8 +15,8 @@ A workload is a name, a one-line title, and a list of steps. Each step is a tupl
 ``("batch", npages)``                      ksmd runs exactly one batch (``ksm_do_scan()``)
                                            of at most ``npages`` pages (``pages_to_scan``);
                                            it stops early where a pass ends
-``("sysfs", knob, value)``                 write ``run`` or ``merge_across_nodes``; a
-                                           rejected write is an observation (its errno)
+``("sysfs", knob, value)``                 write one of :data:`KNOBS`; a rejected write
+                                           is an observation (its errno)
 ``("read", proc, first, npages)``          read pages back; the contents are observed
 =========================================  =================================================
 
@@ -26,8 +26,7 @@ only makes some contents visible in the table.
 
 :func:`validate` checks a workload completely before anything runs: unknown steps, unknown
 or exited processes, pages out of range, a pass while ``run`` is not 1 or while nothing is
-mergeable, more than :data:`MAX_SHARING` identical mergeable pages (the live kernel would
-start a stable-node chain, which 3.9 does not have). A :class:`WorkloadError` names the step.
+mergeable. A :class:`WorkloadError` names the step.
 
 >>> w = Workload("tiny", "two equal pages", [
 ...     ("spawn", "a", 2), ("write", "a", 0, ["X", "X"]), ("madvise", "a", 0, 2, "mergeable"),
@@ -43,14 +42,13 @@ ksmlab.live.workload.WorkloadError: step 1 ('write', 'a', 2, 'X'): page 2 is out
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..mm.page import PAGE_SIZE
 
 __all__ = [
     "Workload",
     "WorkloadError",
-    "KnownDifference",
     "validate",
     "step_text",
     "page_bytes",
@@ -58,20 +56,16 @@ __all__ = [
     "KNOBS",
     "ADVICE",
     "MAX_PAGES",
-    "MAX_SHARING",
 ]
 
 OPS = ("spawn", "write", "madvise", "fork", "exit", "pass", "batch", "sysfs", "read")
 #: knobs a workload may write; the driver owns the others (pages_to_scan, sleep_millisecs,
 #: smart_scan, use_zero_pages) for the whole run.
-KNOBS = ("run", "merge_across_nodes")
+KNOBS = ("run", "merge_across_nodes", "max_page_sharing", "stable_node_chains_prune_millisecs")
 ADVICE = ("mergeable", "unmergeable")
 #: pages over all processes (forks included): well below the driver's pages_to_scan, so
 #: a ``pass`` step is one ksmd batch.
 MAX_PAGES = 16384
-#: identical mergeable pages allowed at a pass: the live kernel's max_page_sharing (256,
-#: 4.13+) splits a bigger group into a chain of stable nodes, which 3.9 does not have.
-MAX_SHARING = 256
 _ARITY = {
     "spawn": 3,
     "write": 4,
@@ -89,25 +83,12 @@ class WorkloadError(ValueError):
     """A workload that cannot run; raised before anything touches a kernel."""
 
 
-@dataclass(frozen=True)
-class KnownDifference:
-    """Where this workload is expected to show the 3.9 model and the live kernel apart:
-    at ``step``, in the observations named by ``fields`` (counter names, or
-    ``"proc.stat_name"``), because of the kernel change ``commit``."""
-
-    step: int
-    fields: tuple
-    commit: str
-    why: str
-
-
 @dataclass
 class Workload:
     name: str
     title: str
     steps: list
     notes: str = ""
-    known_differences: tuple = field(default=())
 
     def to_json(self) -> dict:
         return {
@@ -299,18 +280,6 @@ def validate(workload: Workload) -> None:
                 fail(f"ksmd does not scan while run={run}: write 1 to run first")
             if not any(p.alive and any(p.mergeable) for p in procs.values()):
                 fail("no live process has a mergeable page: ksmd would not make a pass")
-            groups: dict = {}
-            for p in procs.values():
-                if p.alive:
-                    for j in range(p.npages):
-                        if p.mergeable[j] and p.contents[j] is not None:
-                            groups[p.contents[j]] = groups.get(p.contents[j], 0) + 1
-            big = max(groups.values(), default=0)
-            if big > MAX_SHARING:
-                fail(
-                    f"{big} identical mergeable pages: more than max_page_sharing "
-                    f"({MAX_SHARING}) on the live kernel, whose stable-node chains 3.9 lacks"
-                )
         elif op == "sysfs":
             if step[1] not in KNOBS:
                 fail(
@@ -326,6 +295,3 @@ def validate(workload: Workload) -> None:
             page_range(p, step[1], step[2], step[3])
         if total > MAX_PAGES:
             fail(f"{total} pages in all: at most {MAX_PAGES}")
-    for d in workload.known_differences:
-        if not isinstance(d, KnownDifference) or not 0 <= d.step < len(workload.steps):
-            raise WorkloadError(f"known difference {d!r} does not name a step of the workload")

@@ -1,23 +1,22 @@
 """The built-in workloads of the live lab.
 
-Every workload in :data:`WORKLOADS` stays clear of what the live kernel does differently
-from 3.9 (see ``docs/live-lab.md``): no page is ever written with the contents of a page
-KSM already shares (6.11's d58a361b0350 would make it wait one more pass), no content is
-shared by more than 256 pages (``max_page_sharing`` chains, 4.13), and the driver turns
-smart scan and zero-page merging off for the run. The workloads in :data:`DIFFERENCES`
-walk into one such change on purpose and name the step where the two sides part.
+On the matching profile (``Kernel(version="6.18")`` for a 6.18 kernel) every workload
+agrees with the live kernel after every step; the driver turns smart scan and zero-page
+merging off for the run (those are not modelled). Several walk into a change since 3.9
+on purpose, so that the 3.9 profile and the kernel part there: :data:`SHOWS` names the
+change (a ``ksmlab.Changes`` switch) each of them shows.
 
 >>> sorted(WORKLOADS)[:3]
-['big', 'changed-unstable-page', 'changing-pages']
->>> all_workloads()["merge-into-existing"].known_differences[0].commit
-'d58a361b0350'
+['big', 'chain-collapse', 'changed-unstable-page']
+>>> SHOWS["merge-into-existing"]
+'checksum_first'
 """
 
 from __future__ import annotations
 
-from .workload import KnownDifference, Workload, validate
+from .workload import Workload, validate
 
-__all__ = ["WORKLOADS", "DIFFERENCES", "all_workloads", "get"]
+__all__ = ["WORKLOADS", "SHOWS", "all_workloads", "get"]
 
 
 class _W:
@@ -47,8 +46,7 @@ class _W:
     def knob(self, name, value):
         return self.sysfs(name, value)
 
-    def build(self, *known) -> Workload:
-        self.w.known_differences = tuple(known)
+    def build(self) -> Workload:
         validate(self.w)
         return self.w
 
@@ -336,31 +334,156 @@ def _merge_into_existing():
         .write("b", 0, ["X", "V"])
         .mergeable("b", 0, 2)
         .passes(2)
-        .build(
-            KnownDifference(
-                step=8,
-                fields=(
-                    "pages_sharing",
-                    "pages_volatile",
-                    "general_profit",
-                    "b.ksm_merging_pages",
-                    "b.ksm_process_profit",
-                ),
-                commit="d58a361b0350",
-                why="6.11+ checks the checksum before searching the stable tree: b's X is "
-                "volatile for one pass instead of merging at once",
-            )
+        .build()
+    )
+
+
+def _checksum_cases():
+    return (
+        _W(
+            "checksum-first-cases",
+            "new rmap_items whose page equals a KSM page: each waits a pass on 6.11+",
+            "Four ways to meet an existing KSM page with a page KSM has no checksum for yet: "
+            "a range made mergeable again (its rmap_items went at the next pass), a child's "
+            "page after the parent merged, a page written back to a KSM page's content, and "
+            "a zero-filled page written with zeros while zero-filled pages are merged. 3.9 "
+            "merges each at its first visit; 6.11+ (d58a361b0350) takes the checksum first "
+            "and merges a pass later.",
         )
+        .spawn("a", 8)
+        .write("a", 0, ["X", "X", "Y", "Y", b"", b"", "A1", "A2"])
+        .mergeable("a", 0, 8)
+        .passes(2)
+        .unmergeable("a", 0, 1)
+        .passes(1)
+        .mergeable("a", 0, 1)
+        .passes(2)
+        .fork("a", "b")
+        .write("b", 6, "Y")
+        .passes(2)
+        .write("a", 7, "X")
+        .write("a", 6, b"\0")
+        .passes(2)
+        .read("a", 0, 8)
+        .read("b", 0, 8)
+        .build()
+    )
+
+
+def _stale_stable_node():
+    return (
+        _W(
+            "stale-stable-node",
+            "a search meets a stale stable node: 4.5+ starts again, 3.9 gives up",
+            "b's M pages and a's Z pages become KSM pages; M's node, inserted first, is the "
+            "stable tree's root. c writes Z and keeps it for a pass; then b makes its range "
+            "unmergeable, which breaks both M mappings, so M's KSM page is freed but its "
+            "stable node stays until ksmd reaches b's rmap_items. (An exit would not do: "
+            "__ksm_exit moves the exiting mm right behind the cursor, so ksmd would drop "
+            "its items first.) c comes first in the pass: its search meets the stale root, "
+            "which get_ksm_page removes. 3.9 answers 'no match' and c's page waits in the "
+            "unstable tree; since 4.5 (Andrea Arcangeli, 'ksm: don't fail stable tree "
+            "lookups if walking over stale stable_nodes') the search starts again and c's "
+            "page merges with a's Z.",
+        )
+        .spawn("c", 2)
+        .write("c", 0, ["c's first", "C1"])
+        .mergeable("c", 0, 2)
+        .spawn("b", 2)
+        .write("b", 0, ["M", "M"])
+        .mergeable("b", 0, 2)
+        .spawn("a", 2)
+        .write("a", 0, ["Z", "Z"])
+        .mergeable("a", 0, 2)
+        .passes(2)
+        .write("c", 0, "Z")
+        .passes(1)
+        .unmergeable("b", 0, 2)
+        .passes(2)
+        .read("c", 0, 2)
+        .build()
+    )
+
+
+def _chains():
+    return (
+        _W(
+            "max-page-sharing",
+            "max_page_sharing=3: seven equal pages make a chain of two KSM pages",
+            "max_page_sharing (4.13, 2c653d0ee2ae) caps the rmap_items of one KSM page. "
+            "It can only change while KSM shares nothing (EBUSY otherwise, and below 2 "
+            "EINVAL). With 3, seven X pages make two KSM pages of X, dups of one chain in "
+            "the stable tree (stable_node_chains 1, stable_node_dups 2), three sharers each; "
+            "the seventh X waits unshared for a partner of its own. The prune interval is "
+            "0, so every search prunes the chain: writes break five X pages out, one dup "
+            "goes stale and the chain, left with one dup, collapses into a plain node.",
+        )
+        .spawn("a", 10)
+        .write("a", 0, ["X"] * 7 + ["U1", "U2"])
+        .mergeable("a", 0, 10)
+        .knob("max_page_sharing", 1)
+        .knob("max_page_sharing", 3)
+        .knob("stable_node_chains_prune_millisecs", 0)
+        .passes(3)
+        .knob("max_page_sharing", 4)
+        .write("a", 0, ["W0", "W1", "W2", "W3", "W4"])
+        .passes(3)
+        .knob("run", 2)
+        .knob("max_page_sharing", 4)
+        .knob("run", 1)
+        .passes(2)
+        .read("a", 0, 10)
+        .build()
+    )
+
+
+def _default_chain():
+    return (
+        _W(
+            "past-256-sharers",
+            "300 equal pages at the default max_page_sharing (256): a second KSM page",
+            "With the default limit of 256 rmap_items per KSM page, the 257th X finds the "
+            "KSM page full and waits in the unstable tree for the 258th; the two make a "
+            "second KSM page of X, and the node becomes a chain of two dups. 3.9 has no "
+            "limit: one KSM page with 300 sharers.",
+        )
+        .spawn("a", 300)
+        .write("a", 0, ["X"] * 300)
+        .mergeable("a", 0, 300)
+        .passes(3)
+        .write("a", 0, [f"a{i}" for i in range(40)])
+        .passes(2)
+        .build()
+    )
+
+
+def _chain_collapse():
+    return (
+        _W(
+            "chain-collapse",
+            "a chain left with one full dup: 6.11+ collapses it at the next search",
+            "With max_page_sharing=2, four C pages make two KSM pages of C, dups of one "
+            "chain. Pages 2 and 3 are rewritten: their KSM page goes, and its dup leaves "
+            "the chain when ksmd next visits them. The chain's one dup left is full. At "
+            "the next search that passes the chain (page 2's D, once its checksum held), "
+            "6.11+ (a0b856b617c5, 'mm/ksm: optimize the chain()/chain_prune() interfaces') "
+            "takes that dup all the same and, as it is the chain's only one, collapses the "
+            "chain into a plain node; 4.13 found no dup that could take a sharer and left "
+            "the chain as it was.",
+        )
+        .spawn("a", 4)
+        .write("a", 0, ["C", "C", "C", "C"])
+        .knob("max_page_sharing", 2)
+        .knob("stable_node_chains_prune_millisecs", 0)
+        .mergeable("a", 0, 4)
+        .passes(2)
+        .write("a", 2, ["D", "E"])
+        .passes(3)
+        .build()
     )
 
 
 def _orphaned_ksm_page():
-    why = (
-        "since 4.13 the kernel never merges into a stable node that has no rmap_items left "
-        "(is_page_sharing_candidate, part of the stable node chains); 3.9 merges into any "
-        "stable node whose page is still there"
-    )
-    unshared = ("pages_shared", "pages_unshared", "a.ksm_merging_pages", "a.ksm_process_profit")
     return (
         _W(
             "orphaned-ksm-page",
@@ -370,8 +493,9 @@ def _orphaned_ksm_page():
             "stable node stays, with no rmap_items, because its page is still mapped. In 3.9 "
             "a's page (a private copy since run=2, same contents) merges straight back into "
             "it, and stays merged. Since 4.13 (2c653d0ee2ae) a stable node without "
-            "rmap_items is no merge target: a's page waits in the unstable tree for a partner "
-            "that never comes (on 6.11+ after one more pass, d58a361b0350).",
+            "rmap_items is no merge target (is_page_sharing_candidate): a's page waits in "
+            "the unstable tree for a partner that never comes (on 6.11+ after one more "
+            "pass, d58a361b0350).",
         )
         .spawn("c", 2)
         .write("c", 0, "C")
@@ -387,17 +511,7 @@ def _orphaned_ksm_page():
         .knob("run", 1)
         .passes(3)
         .read("b", 0, 2)
-        .build(
-            KnownDifference(
-                step=13,
-                fields=("pages_shared", "pages_volatile", *unshared[2:]),
-                commit="2c653d0ee2ae",
-                why="3.9 merges a's page into the orphaned stable node at its first visit; "
-                "6.18 does not (and, by d58a361b0350, first waits a pass for the checksum)",
-            ),
-            *(KnownDifference(step=i, fields=unshared, commit="2c653d0ee2ae", why=why)
-              for i in (14, 15, 16)),
-        )
+        .build()
     )
 
 
@@ -416,13 +530,29 @@ WORKLOADS = {
         _rejected_knob(),
         _changed_unstable_page(),
         _big(),
+        _merge_into_existing(),
+        _checksum_cases(),
+        _stale_stable_node(),
+        _chains(),
+        _default_chain(),
+        _chain_collapse(),
+        _orphaned_ksm_page(),
     )
 }
-DIFFERENCES = {w.name: w for w in (_merge_into_existing(), _orphaned_ksm_page())}
+#: the workloads that walk into a change since 3.9: name -> the Changes switch
+SHOWS = {
+    "merge-into-existing": "checksum_first",
+    "checksum-first-cases": "checksum_first",
+    "stale-stable-node": "stale_node_restart",
+    "max-page-sharing": "stable_node_chains",
+    "past-256-sharers": "stable_node_chains",
+    "chain-collapse": "chain_best_dup",
+    "orphaned-ksm-page": "stable_node_chains",
+}
 
 
 def all_workloads() -> dict:
-    return {**WORKLOADS, **DIFFERENCES}
+    return dict(WORKLOADS)
 
 
 def get(name: str) -> Workload:

@@ -47,6 +47,8 @@ def ring_text(w) -> str:
 
 
 def _stable(n) -> str:
+    if n.dups is not None:  # a stable node chain (4.13): its dups
+        return f"#{n.serial} chain nid {n.nid} [" + "; ".join(map(_stable, n.dups)) + "]"
     items = ",".join(f"{i.mm.owner}@{where(i.mm, i.address)}" for i in n.hlist) or "no items"
     return f"#{n.serial} pfn {n.kpfn:#x} nid {n.nid} <- {items}"
 

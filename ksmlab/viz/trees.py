@@ -90,6 +90,12 @@ def _subtree(g, w, kind, tree, node, order, depth):
 
 
 def _add(g, w, kind, tree, item, order, depth):
+    if kind == "stable" and item.dups is not None:  # a stable node chain (4.13)
+        nid = f"stable:{item.serial}"
+        dups = " ".join(f"#{d.serial}:{len(d.hlist)}" for d in item.dups) or "empty"
+        g.add_node(nid, kind="stable", tree=tree, order=order, depth=depth, stale=False,
+                   color=COLORS["stable"], label=f"#{item.serial} chain\ndups {dups}")
+        return nid
     if kind == "stable":
         page = w.mem.pfn_to_page(item.kpfn)
         stale = page is None or page_stable_node(page) is not item
