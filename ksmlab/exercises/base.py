@@ -596,8 +596,8 @@ class ScheduleExercise(Exercise):
         s = Scheduler(self.scenario, self.fixes)
         try:
             for name in steps:
-                if s.oops is not None:
-                    return None  # replay stops at the oops: the rest is never taken
+                if s.oops is not None or violation_of(self.scenario, s) is not None:
+                    return None  # replay stops at the violation: the rest is never taken
                 s.step(name)
             return None
         except ScheduleError as err:
@@ -661,12 +661,15 @@ class ScheduleExercise(Exercise):
     def _why_clean(self, steps) -> Feedback:
         facts, advice, unfinished = self.clean_run(steps)
         told = "\n".join(f"- {f}" for f in facts)
+        if unfinished:
+            # nothing is judged yet: advice about why a finished run stayed clean would
+            # describe a run that has not happened
+            msg = (f"Not finished yet: your schedule stops with {', '.join(unfinished)} still "
+                   "running, and the property is judged once every task has ended. What "
+                   f"happened so far:\n\n{told}\n\nPlay the remaining steps too.")
+            return Feedback(False, msg, mistake="unfinished", facts=facts)
         msg = f"This schedule runs clean: nothing is broken. What happened:\n\n{told}\n\n"
         msg += " ".join(self._words(key, "advice") for key in advice)
-        if unfinished:
-            msg += (f" Also, your schedule stops with {', '.join(unfinished)} not finished; "
-                    "the property is judged once every task has ended, so play the "
-                    "remaining steps too.")
         return Feedback(False, msg, mistake="clean", facts=facts)
 
     def _solution_text(self) -> str:
