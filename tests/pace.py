@@ -114,16 +114,24 @@ def _outputs(cell, est):
 
 
 def sections(nb):
-    """(cell, optional) for every cell: optional while under a heading that says so."""
+    """(cell, text, optional) in reading order: a markdown cell in pieces, one per heading
+    in it; optional while under a heading that says so."""
     stack = []  # (level, optional) of the headings above
     for cell in nb["cells"]:
-        if cell["cell_type"] == "markdown":
-            for hashes, title in HEADING.findall("".join(cell["source"])):
-                level = len(hashes)
+        src = "".join(cell["source"])
+        if cell["cell_type"] != "markdown":
+            yield cell, src, any(opt for _, opt in stack)
+            continue
+        starts = [m.start() for m in HEADING.finditer(src)]
+        for a, b in zip([0] + starts, starts + [len(src)], strict=True):
+            m = HEADING.match(src, a)
+            if m:
+                level = len(m.group(1))
                 while stack and stack[-1][0] >= level:
                     stack.pop()
-                stack.append((level, bool(OPTIONAL.search(title))))
-        yield cell, any(opt for _, opt in stack)
+                stack.append((level, bool(OPTIONAL.search(m.group(2)))))
+            if src[a:b].strip():
+                yield cell, src[a:b], any(opt for _, opt in stack)
 
 
 def optional_sections_come_last(nb) -> list:
@@ -131,8 +139,7 @@ def optional_sections_come_last(nb) -> list:
     or an exercise inside one."""
     problems = []
     seen_optional = False
-    for cell, optional in sections(nb):
-        src = "".join(cell["source"])
+    for cell, src, optional in sections(nb):
         if optional:
             seen_optional = True
             if EXERCISE.search(src):
@@ -145,10 +152,9 @@ def optional_sections_come_last(nb) -> list:
 def estimate(nb) -> Estimate:
     est = Estimate()
     exercises = set()
-    for cell, optional in sections(nb):
+    for cell, src, optional in sections(nb):
         if optional:
             continue
-        src = "".join(cell["source"])
         if cell["cell_type"] == "markdown":
             est.add("reading", 60 * prose_words(src) / WORDS_PER_MINUTE)
             est.add("pseudo-code", SECONDS_PER_BLOCK_LINE * block_lines(src))
@@ -168,17 +174,22 @@ def estimate(nb) -> Estimate:
     return est
 
 
-if __name__ == "__main__":  # python tests/pace.py [REV]: the table for a git revision
+if __name__ == "__main__":  # python tests/pace.py [REV]: the table (of a git revision)
     import subprocess
     import sys
+    from pathlib import Path
 
-    rev = sys.argv[1] if len(sys.argv) > 1 else "HEAD"
-    names = subprocess.check_output(["git", "ls-tree", "--name-only", rev, "notebooks/"],
-                                    text=True).split()
+    if len(sys.argv) > 1:
+        names = subprocess.check_output(["git", "ls-tree", "--name-only", sys.argv[1],
+                                         "notebooks/"], text=True).split()
+        read = lambda path: subprocess.check_output(["git", "show", f"{sys.argv[1]}:{path}"])  # noqa: E731
+    else:
+        names = sorted(str(p) for p in Path("notebooks").glob("*.ipynb"))
+        read = lambda path: Path(path).read_text()  # noqa: E731
     total = 0
     for path in names:
         if path.endswith(".ipynb") and "glossary" not in path:
-            est = estimate(json.loads(subprocess.check_output(["git", "show", f"{rev}:{path}"])))
+            est = estimate(json.loads(read(path)))
             total += est.minutes
             print(f"{path.split('/')[-1]:45s} {est}")
     print(f"total {total:.0f} min")
