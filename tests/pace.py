@@ -90,7 +90,7 @@ class Estimate:
 
     def __str__(self):
         parts = ", ".join(f"{k} {v / 60:.1f}" for k, v in self.seconds.items() if v)
-        return f"{self.minutes:.0f} min ({parts})"
+        return f"{self.minutes:.1f} min ({parts})"
 
 
 def _outputs(cell, est):
