@@ -24,8 +24,6 @@ SEQUENCE = [
 GLOSSARY = "glossary"
 # a new learner's time for one notebook (tests/pace.py says how it is estimated)
 BUDGET_MINUTES = 30
-# still over it (strict: a notebook that comes within the budget must leave this set)
-OVER_BUDGET = {"06_fix_follow_page_migration_wait", "07_fix_stable_node_removal"}
 WORDLIST = Path(__file__).with_name("wordlist.txt")
 LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 
@@ -218,9 +216,7 @@ def test_the_estimate_leaves_out_only_optional_sections_at_the_end():
     assert estimate({"cells": core + plain + closing}).minutes > base + 1
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="over the time budget"))
-    if n in OVER_BUDGET else n for n in SEQUENCE])
+@pytest.mark.parametrize("name", SEQUENCE)
 def test_fits_in_the_time_budget(name):
     nb = load(name)
     assert not optional_sections_come_last(nb)
