@@ -5,6 +5,7 @@ edges, labels, colours) and on the diagrams' geometry (every text's bounding box
 box and line), which the drawers record as they write; counters stay a matplotlib chart.
 """
 
+import base64
 import functools
 import itertools
 import re
@@ -433,7 +434,7 @@ def check_readable(d):
     svg = d.svg()
     assert svg.count("<title id=") == 1 and svg.count("<desc id=") == 1
     for n in d.boxes:  # every box has its hover title
-        assert f'data-node="{n}">\n<title>' in svg, n
+        assert re.search(rf'data-node="{re.escape(n)}"[^>]*>\n<title>', svg), n
     width = re.search(r'viewBox="0 0 (\d+) (\d+)" width="(\d+)" height="(\d+)"', svg)
     assert width.group(1) == width.group(3) and width.group(2) == width.group(4)  # 1 px = 1 px
 
@@ -591,7 +592,8 @@ def test_diagrams_are_byte_identical_run_to_run():
 def test_diagram_output_for_notebooks():
     w = scenarios.get("swapin_after_unmerge_walk").build(Fixes.all()).world
     d = viz.draw_memory(w, title="bug 2 at the start")
-    svg = d._repr_svg_()
+    svg = d.svg()
+    assert not hasattr(d, "_repr_svg_")  # the HTML carries the picture (and a copy)
     assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" class="ksmlab-diagram')
     assert "<title id=" in svg and "bug 2 at the start</title>" in svg and "<desc id=" in svg
     assert 'role="img"' in svg
@@ -600,6 +602,16 @@ def test_diagram_output_for_notebooks():
     assert not re.search(r'fill:#|fill="#', svg.replace("fill:#1a1a1a", ""))
     html = d._repr_html_()
     assert html.count("<svg") == 1 and svg in html
+    # and an image copy for an untrusted notebook, whose sanitizer drops svg and style;
+    # trusted output hides the copy, and the figure's own text size is 0 (the svg sets
+    # its own) so that the bare text a stripped svg leaves behind stays invisible
+    (data,) = re.findall(
+        r'<img class="ksmlab-copy" [^>]*src="data:image/svg\+xml;base64,([^"]+)"', html
+    )
+    assert base64.b64decode(data).decode() == svg
+    assert html.startswith("<style>.ksmlab-figure > svg.ksmlab-diagram ~ img.ksmlab-copy")
+    assert "font-size:0px" in html
+    assert 'alt="bug 2 at the start. ' in html
     both = viz.Stack(d, viz.draw_trees(w))._repr_html_()
     assert both.count("<svg") == 2 and "flex-wrap:wrap" in both
     # ids are unique per diagram, so two on one page do not clash
@@ -612,7 +624,7 @@ def test_every_box_has_its_full_description_as_hover_title():
     g = viz.memory_graph(w)
     svg = viz.draw_memory(w).svg()
     for n in g:
-        assert f'data-node="{n}">\n<title>' in svg
+        assert re.search(rf'data-node="{re.escape(n)}"[^>]*>\n<title>', svg), n
     mig = [n for n in g if g.nodes[n]["kind"] == "pte_migration"]
     assert mig
     for n in mig:
@@ -649,6 +661,13 @@ def test_later_areas_are_labelled_as_offsets():
     assert labels == ["a@+0x0", "a@area 2 +0x0"]
     d = viz.draw_trees(k.world)
     assert not any("0x1000" in t[4] for t in d.texts)
+    # and the text picture says the same
+    text = viz.picture(k.world).splitlines()
+    assert "  vma +0x0-+0x1000 node 0 mergeable" in text
+    assert "  vma area 2 +0x0-+0x1000 node 1 mergeable" in text
+    assert "    area 2 +0x0 -> pfn 0x1000000 rw" in text
+    assert "unstable tree 1: a@area 2 +0x0" in text
+    assert not any("+0x1000" in ln for ln in text if ln.startswith("    "))
 
 
 def test_trees_outline_red_black_colours_when_recorded():
@@ -665,7 +684,7 @@ def test_trees_outline_red_black_colours_when_recorded():
         g.nodes[n]["rb"] = colours[n] = "black" if i % 2 == 0 else "red"
     svg = draw_trees_graph(g, "trees").svg()
     for n, rb in colours.items():
-        box = re.search(rf'data-node="{n}">\n<title>([^<]*)</title>\n<rect ([^>]*)>', svg)
+        box = re.search(rf'data-node="{n}"[^>]*>\n<title>([^<]*)</title>\n<rect ([^>]*)>', svg)
         assert box.group(1).endswith(f"; {rb} node of the red-black tree")
         assert f"stroke:{RB_OUTLINE[rb]};" in box.group(2)
     assert "outline: red-black colour of the node" in svg
@@ -705,6 +724,7 @@ def test_each_counterexample_names_a_box_to_mark(name):
 
 
 def test_every_drawer_for_every_scenario_promises_its_labels():
+    seen = 0  # KSM pages, over all the scenarios' counterexamples
     for name in NAMES:
         w = world_after(name, textbook(name), buggy(name))
         g = viz.memory_graph(w)
@@ -713,10 +733,11 @@ def test_every_drawer_for_every_scenario_promises_its_labels():
         for n in g:
             for line in g.nodes[n]["label"].split("\n"):
                 assert line in texts, (name, n, line)
-        ksm_pages = [n for n in g if g.nodes[n].get("ksm")]
         svg = d.svg()
-        for n in ksm_pages:
-            assert re.search(
-                rf'data-node="{n}">\n<title>[^<]*</title>\n<rect [^>]*fill:var\(--jp-warn-color1',
-                svg,
-            ), n
+        for n in g:  # each box is filled with the colour its node records
+            box = re.search(rf'data-node="{n}"[^>]*>\n<title>[^<]*</title>\n<rect ([^>]*)>', svg)
+            assert f"fill:{g.nodes[n]['color']};" in box.group(1), (name, n)
+        ksm_pages = [n for n in g if g.nodes[n].get("ksm")]
+        seen += len(ksm_pages)
+        assert all(g.nodes[n]["color"] == "var(--jp-warn-color1, #f57c00)" for n in ksm_pages)
+    assert seen == 3  # one each in bugs 1-3 (C, P and P still map it); none left in 4 and 5

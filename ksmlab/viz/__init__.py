@@ -43,6 +43,8 @@ __all__ = [
     "render_png",
     "Diagram",
     "Stack",
+    "changed_nodes",
+    "culprit_nodes",
     "COLORS",
 ]
 
@@ -68,6 +70,8 @@ _WHERE = {
     "render_png": "render",
     "Diagram": "svg",
     "Stack": "svg",
+    "changed_nodes": "changes",
+    "culprit_nodes": "changes",
 }
 
 

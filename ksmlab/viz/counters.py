@@ -70,14 +70,17 @@ def draw_counters(
                 label=f"{short} ({labels[0]})",
             )
         else:
-            # later series drawn smaller, so that equal values show every marker
+            # later series drawn smaller and every other one hollow, so that equal
+            # values still show every marker
             artists += ax.plot(
                 xs,
                 [h.get(name) for h in history],
                 color=color,
                 ls=LINES[i % len(LINES)],
                 marker=marker,
-                ms=9 - 1.5 * i,
+                ms=10 - 1.5 * i,
+                mfc="none" if i % 2 else color,
+                mew=1.5,
                 label=short,
             )
     values = [

@@ -42,7 +42,7 @@ def _page_node(g, w, page):
         col=4,
         nid=page.nid,
         ksm=ksm,
-        color=COLORS["page" if kind == "free_page" else kind],
+        color=COLORS[kind],
         label=f"{page.pfn:#x} {tag}\n{data!r}" + ("\nlocked" if lock else ""),
         title=f"frame pfn {page.pfn:#x} on NUMA node {page.nid}: {tag}, "
         f"data {content_text(page.content, 40)!r}, refcount {page.refcount}, "

@@ -1,32 +1,12 @@
 """Colours and short labels shared by every drawer (one place, so the pictures agree)."""
 
+from .svg import PALETTE
+
 __all__ = ["COLORS", "short", "content_text", "page_kind", "where"]
 
-#: node kind -> face colour (matplotlib names); tests assert on these.
-COLORS = {
-    "mm": "#c6dbef",
-    "vma": "#deebf7",
-    "pte_present": "#e5f5e0",
-    "pte_swap": "#fdd0a2",
-    "pte_migration": "#fcbba1",
-    "page": "#9ecae1",
-    "ksm_page": "#e6550d",
-    "swapcache_page": "#fdae6b",
-    "swap": "#fee6ce",
-    "stable": "#fd8d3c",
-    "stable_stale": "#bdbdbd",
-    "unstable": "#a1d99b",
-    "migrate_node": "#fdd0a2",
-    "head": "#d9d9d9",
-    "slot": "#c6dbef",
-    "slot_cursor": "#fd8d3c",
-    "slot_new": "#74c476",
-    "path": "#e6550d",
-    "explored": "#9ecae1",
-    "pruned": "#d9d9d9",
-    "violation": "#de2d26",
-    "clean": "#74c476",
-}
+#: node kind -> the fill the diagrams give its box (a JupyterLab variable with its
+#: fallback; see ``svg.PALETTE``); the graph builders record it as ``color``.
+COLORS = {kind: f"var({v}, {fb})" for kind, (v, fb, _, _) in PALETTE.items()}
 
 
 def short(addr: int) -> str:

@@ -1,19 +1,22 @@
 """SVG diagrams written by hand from the drawers' layouts: boxes, arrows and text.
 
 A ``Diagram`` is built in pixels at its design size and shown inline (``_repr_html_``:
-page CSS and hover titles apply) or as an image (``_repr_svg_``). Colours are
-JupyterLab CSS variables with fallbacks, so the dark theme works and a plain viewer
-still sees colours. Text width is estimated, not measured: a monospace font at
-``CHAR`` x its size per character, so the bounding box of every label is known and the
-tests check that no label overlaps another or leaves the figure. Output depends only on
+page CSS and hover titles apply, which they do not in an image). There is no
+``_repr_svg_``: every front end picks the HTML first, and it carries an image copy for
+where inline svg is sanitized away (see ``html_of``). Colours are JupyterLab CSS
+variables with fallbacks, so the dark theme works and the image copy still has colours.
+Text width is estimated, not measured: a monospace font at ``CHAR`` x its size per
+character, so the bounding box of every label is known and the tests check that no
+label overlaps another or leaves the figure. Output depends only on
 the input: ids are the graph's node ids, numbers are rounded, nothing is random.
 """
 
+import base64
 import hashlib
 import html
 import math
 
-__all__ = ["Diagram", "Box", "Stack", "FONT", "CHAR", "LINE", "text_width", "fill_of"]
+__all__ = ["Diagram", "Box", "Stack", "FONT", "CHAR", "LINE", "PALETTE", "text_width", "fill_of"]
 
 #: design font size (px) of box labels; captions are larger, nothing is smaller
 FONT = 13
@@ -21,11 +24,13 @@ FONT = 13
 CHAR = 0.6
 #: line height as a fraction of the font size
 LINE = 1.25
+#: from the middle of a line of text down to its baseline, as a fraction of the size
+BASELINE = 0.36
 FAMILY = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"
 
 #: fill and outline per node kind: a JupyterLab variable and its fallback. The fills are
 #: the light (3) or mid (1, 2) shades, light in both themes, so box text stays dark.
-_PALETTE = {
+PALETTE = {
     "mm": ("--jp-brand-color3", "#bbdefb", "--jp-brand-color1", "#1976d2"),
     "vma": ("--jp-info-color3", "#b2ebf2", "--jp-info-color1", "#0097a7"),
     "pte_present": ("--jp-success-color3", "#c8e6c9", "--jp-success-color1", "#388e3c"),
@@ -71,12 +76,12 @@ LANE_COLORS = (
 
 
 def fill_of(kind) -> str:
-    v, fb = _PALETTE.get(kind, _PALETTE["root"])[:2]
+    v, fb = PALETTE.get(kind, PALETTE["root"])[:2]
     return f"var({v}, {fb})"
 
 
 def stroke_of(kind) -> str:
-    v, fb = _PALETTE.get(kind, _PALETTE["root"])[2:]
+    v, fb = PALETTE.get(kind, PALETTE["root"])[2:]
     return f"var({v}, {fb})"
 
 
@@ -168,9 +173,16 @@ class Diagram:
             ' font-style="italic"' if italic else ""
         )
         hover = f"<title>{html.escape(title)}</title>" if title else ""
+        # the svg element sets the defaults (size FONT, anchored in the middle); a text
+        # says only where it differs. y is the middle of the text: the baseline sits
+        # BASELINE x size below it (no dominant-baseline, which browsers inherit unevenly)
+        if size != FONT:
+            extra += f' font-size="{size}"'
+        if anchor != "middle":
+            extra += f' text-anchor="{anchor}"'
         self._body.append(
-            f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size}" text-anchor="{anchor}" '
-            f'dominant-baseline="central" style="{style}"{extra}>{hover}{html.escape(s)}</text>'
+            f'<text x="{_n(x)}" y="{_n(y + BASELINE * size)}" style="{style}"{extra}>'
+            f"{hover}{html.escape(s)}</text>"
         )
 
     def rect(
@@ -209,7 +221,11 @@ class Diagram:
         elif emphasis == "culprit":
             stroke, width = CULPRIT, 4.0
         cls = f"ksmlab-node {kind}" + (f" {emphasis}" if emphasis else "")
-        self._body.append(f'<g class="{cls}" data-node="{html.escape(str(box.node))}">')
+        size = f' font-size="{box.size}"' if box.size != FONT else ""
+        self._body.append(
+            f'<g class="{cls}" data-node="{html.escape(str(box.node))}" '
+            f'style="fill:{BOX_INK}"{size}>'
+        )
         self._body.append(f"<title>{html.escape(title)}</title>")
         self._body.append(
             f'<rect x="{_n(x0)}" y="{_n(y0)}" width="{_n(box.w)}" height="{_n(box.h)}" rx="4" '
@@ -230,10 +246,8 @@ class Diagram:
                     box.size,
                 )
             )
-            self._body.append(
-                f'<text x="{_n(box.x)}" y="{_n(y)}" font-size="{box.size}" text-anchor="middle" '
-                f'dominant-baseline="central" style="fill:{BOX_INK}">{html.escape(line)}</text>'
-            )
+            base = y + BASELINE * box.size
+            self._body.append(f'<text x="{_n(box.x)}" y="{_n(base)}">{html.escape(line)}</text>')
         self._body.append("</g>")
 
     def line(self, points, color=INK2, width=1.3, dash=None, arrow=True, title=None, cls="edge"):
@@ -306,7 +320,7 @@ class Diagram:
             f'class="ksmlab-diagram ksmlab-{self.kind} jp-mod-unconfined" style="max-width:none" '
             f'id="ksmlab-{self.kind}-{tag}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
             f'role="img" aria-labelledby="ksmlab-{self.kind}-{tag}-t ksmlab-{self.kind}-{tag}-d" '
-            f'font-family="{FAMILY}">'
+            f'font-family="{FAMILY}" font-size="{FONT}" text-anchor="middle">'
         )
         return "\n".join(
             [
@@ -318,9 +332,6 @@ class Diagram:
             ]
         )
 
-    def _repr_svg_(self) -> str:
-        return self.svg()
-
     def _repr_html_(self) -> str:
         return html_of([self])
 
@@ -328,18 +339,40 @@ class Diagram:
         return f"<{self.kind} diagram {_n(self.width)}x{_n(self.height)}: {self.title}>"
 
 
-def html_of(diagrams) -> str:
+#: shown only where the inline svg survived: trusted output hides the image copy
+_HIDE_COPY = "<style>.ksmlab-figure > svg.ksmlab-diagram ~ img.ksmlab-copy {display: none}</style>"
+
+
+def html_of(diagrams, copy=True) -> str:
     """Diagrams inline, side by side where the width allows and wrapped below each other
     where not; never shrunk below their design size (a narrow page scrolls instead),
     so a label stays at least its design size on screen. JupyterLab fits an inline svg
-    to the output's width unless it has the class ``jp-mod-unconfined``; it has."""
-    parts = [
-        f'<div class="ksmlab-figure" style="flex:0 0 auto;max-width:100%;overflow-x:auto">'
-        f"{d.svg()}</div>"
-        for d in diagrams
-    ]
+    to the output's width unless it has the class ``jp-mod-unconfined``; it has.
+
+    With ``copy``, each diagram also comes as an image, for an untrusted notebook (a
+    fresh clone opened without running): JupyterLab's sanitizer then drops the svg
+    element and the style that hides the copy, and the copy shows instead (in the
+    fallback colours, on white). The figure's font size is 0 so that the svg's text,
+    which the sanitizer keeps as bare text, stays invisible; the svg sets its own."""
+    parts = []
+    for d in diagrams:
+        image = ""
+        if copy:
+            data = base64.b64encode(d.svg().encode()).decode()
+            alt = html.escape(f"{d.title}. {d.desc}", quote=True)
+            width = _n(math.ceil(d.width))
+            image = (
+                f'<img class="ksmlab-copy" alt="{alt}" title="{alt}" width="{width}" '
+                'style="background:#ffffff;max-width:none" '
+                f'src="data:image/svg+xml;base64,{data}">'
+            )
+        parts.append(
+            '<div class="ksmlab-figure" style="flex:0 0 auto;max-width:100%;overflow-x:auto;'
+            f'font-size:0px">{d.svg()}{image}</div>'
+        )
     return (
-        '<div class="ksmlab-diagrams" style="display:flex;flex-wrap:wrap;gap:12px;'
+        (_HIDE_COPY if copy else "")
+        + '<div class="ksmlab-diagrams" style="display:flex;flex-wrap:wrap;gap:12px;'
         'align-items:flex-start">' + "".join(parts) + "</div>"
     )
 

@@ -102,4 +102,4 @@ def stepper_pictures(session, before=None):
         draw_graph(graphs[0], f"memory map {step}", changed[0], culprit),
         (draw_ring if ring else draw_trees)(w, changed=changed[1], culprit=culprit),
     ]
-    return html_of(pictures), (schedule, graphs)
+    return html_of(pictures, copy=False), (schedule, graphs)
