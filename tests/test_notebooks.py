@@ -8,7 +8,9 @@ import json
 import re
 from pathlib import Path
 
+import pace
 import pytest
+from pace import estimate, optional_sections_come_last
 
 from ksmlab import exercises
 
@@ -20,6 +22,8 @@ SEQUENCE = [
     "09_live_kernel",
 ]
 GLOSSARY = "glossary"
+# a new learner's time for one notebook (tests/pace.py says how it is estimated)
+BUDGET_MINUTES = 30
 WORDLIST = Path(__file__).with_name("wordlist.txt")
 LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 
@@ -185,6 +189,39 @@ def test_at_least_three_checked_exercises(name):
     assert checks >= 3
     known = {ex.id for ex in exercises.for_notebook(name)}
     assert set(ids) <= known, f"unknown exercise ids {set(ids) - known}"
+
+
+def _md(text):
+    return {"cell_type": "markdown", "source": text}
+
+
+def _code(text):
+    return {"cell_type": "code", "source": text, "outputs": []}
+
+
+def test_the_estimate_leaves_out_only_optional_sections_at_the_end():
+    words = " ".join(["word"] * 150)  # one minute of reading
+    core = [_md(f"# Title\n\n{words}"), _code('ex = exercises.get("x.y")')]
+    optional = [_md(f"## Optional · more depth\n\n{words}"), _code("draw_memory(w)")]
+    closing = [_md("## Read it in the kernel\n\nmm/ksm.c")]
+    base = estimate({"cells": core + closing}).minutes
+    # 157 words of prose, a one-line code cell, one exercise
+    assert base == pytest.approx((157 * 60 / pace.WORDS_PER_MINUTE + pace.SECONDS_PER_CODE_CELL
+                                  + pace.SECONDS_PER_CODE_LINE + pace.SECONDS_PER_EXERCISE) / 60)
+    assert estimate({"cells": core + optional + closing}).minutes == pytest.approx(base)
+    assert not optional_sections_come_last({"cells": core + optional + closing})
+    # code after an optional section may depend on it: not allowed
+    assert optional_sections_come_last({"cells": core + optional + [_md("## Next"), _code("x")]})
+    plain = [_md(f"## More depth\n\n{words}"), _code("draw_memory(w)")]
+    assert estimate({"cells": core + plain + closing}).minutes > base + 1
+
+
+@pytest.mark.parametrize("name", SEQUENCE)
+def test_fits_in_the_time_budget(name):
+    nb = load(name)
+    assert not optional_sections_come_last(nb)
+    est = estimate(nb)
+    assert est.minutes <= BUDGET_MINUTES, f"{name}: {est}"
 
 
 @pytest.mark.parametrize("name", SEQUENCE)
