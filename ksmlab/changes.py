@@ -34,7 +34,7 @@ class Change:
 CHANGES = (
     Change(
         "stale_node_restart",
-        "f2e5ff85ec7e",
+        "id not verified",  # the 4.5 merge; see docs/kernel-map.md
         "4.5",
         "a stable-tree search or insert that meets a stale node starts its descent again "
         "instead of giving up (Andrea Arcangeli, 'ksm: don't fail stable tree lookups if "

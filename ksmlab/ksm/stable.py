@@ -212,7 +212,7 @@ def stable_tree_search(w, page):
                 dup = node
                 tree_page = yield from get_ksm_page(w, node, False)
             if tree_page is None:
-                if restart_stale:  # f2e5ff85ec7e (4.5)
+                if restart_stale:  # "don't fail stable tree lookups ..." (4.5)
                     restart = True
                     break
                 return None
@@ -329,7 +329,7 @@ def stable_tree_insert(w, kpage):
             else:
                 tree_page = yield from get_ksm_page(w, node, False)
             if tree_page is None:
-                if w.changes.stale_node_restart:  # f2e5ff85ec7e (4.5)
+                if w.changes.stale_node_restart:  # "don't fail stable tree lookups ..." (4.5)
                     restart = True
                     break
                 return None
