@@ -144,9 +144,13 @@ def test_format_trace_of_each_counterexample(name):
     assert sum("*" == ln[4] for ln in steps) == r.preemptions
     # no line wider than a 1024 px notebook shows, broken between words only
     assert max(len(ln) for ln in lines) <= viz.text.WIDTH
-    at = lines[0].index("what")
     end = next(i for i, ln in enumerate(lines) if ln.startswith("VIOLATION: "))
-    words = " ".join(ln[at:] for ln in lines[1:end])
+    if "what" in lines[0]:  # "what" in its own column
+        at = lines[0].index("what")
+        words = " ".join(ln[at:] for ln in lines[1:end])
+    else:  # labels too long for a column beside them: "what" below each step, indented
+        assert all(ln.startswith(" " * 8) or steps.count(ln) for ln in lines[1:end])
+        words = " ".join(ln.strip() for ln in lines[1:end] if ln.startswith(" " * 8))
     details = " ".join(ev.detail for ev in r.trace if ev.detail)
     assert " ".join(words.split()) == " ".join(details.split())
     tail = lines[end:]

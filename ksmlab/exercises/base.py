@@ -523,9 +523,10 @@ class ScheduleExercise(Exercise):
         super().__init__(id, notebook, fmt, text)
         names = self.task_names()
         self.example = f"{names[0]}*2 {names[-1]}*3"
-        self.answer_format = (f"a schedule string such as '{self.example}' (the task letters "
-                              f"{', '.join(names)}, in either case; NAME*N for N steps in a "
-                              "row), a list of task letters, or the stepper you played")
+        self.answer_format = (f"a schedule string such as `'{self.example}'` (the task "
+                              f"letters {', '.join(names)}, in either case; `NAME*N` for N "
+                              "steps in a row), a list of task letters, or the stepper you "
+                              "played")
 
     def task_names(self) -> list:
         """The scenario's task names, sorted."""
@@ -578,11 +579,11 @@ class ScheduleExercise(Exercise):
         elif isinstance(getattr(answer, "schedule", None), (Schedule, str, list, tuple)):
             return self._parse(answer.schedule)
         else:
-            raise BadAnswer(f"Give the schedule as a str like '{self.example}', a list of "
+            raise BadAnswer(f"Give the schedule as a str like `'{self.example}'`, a list of "
                             f"task letters, or a Scheduler, not a {type(answer).__name__}.")
         if not steps:
             raise NoAnswer("no step has been taken. Click the task buttons (or give task "
-                           f"steps as text, e.g. '{self.example}') until the property "
+                           f"steps as text, e.g. `'{self.example}'`) until the property "
                            "breaks, then run this cell again.")
         names = {n.lower(): n for n in self.task_names()}
         unknown = sorted({n for n in steps if n.lower() not in names})

@@ -20,6 +20,8 @@ __all__ = ["Diagram", "Box", "Stack", "FONT", "CHAR", "LINE", "PALETTE", "text_w
 
 #: design font size (px) of box labels; captions are larger, nothing is smaller
 FONT = 13
+#: no label is ever shown smaller than this (px), however narrow the page
+MIN_LABEL = 11
 #: width of one monospace character as a fraction of the font size
 CHAR = 0.6
 #: line height as a fraction of the font size
@@ -312,12 +314,21 @@ class Diagram:
         self.width = max(self.width, max(xs) + margin)
         self.height = max(self.height, max(ys) + margin)
 
+    def min_scale(self) -> float:
+        """How far the diagram may shrink to fit its output (JupyterLab's at 1024 px, with
+        the file browser open, is about 570 px): until its smallest label is MIN_LABEL px.
+        Narrower than that, the page scrolls instead."""
+        smallest = min((t[5] for t in self.texts), default=FONT)
+        return min(1.0, MIN_LABEL / smallest)
+
     def svg(self) -> str:
         w, h = _n(math.ceil(self.width)), _n(math.ceil(self.height))
+        least = _n(math.ceil(self.width * self.min_scale()))
         tag = hashlib.sha1("\n".join(self._body).encode()).hexdigest()[:8]
         head = (
             f'<svg xmlns="http://www.w3.org/2000/svg" '
-            f'class="ksmlab-diagram ksmlab-{self.kind} jp-mod-unconfined" style="max-width:none" '
+            f'class="ksmlab-diagram ksmlab-{self.kind} jp-mod-unconfined" '
+            f'style="max-width:100%;height:auto;min-width:{least}px" '
             f'id="ksmlab-{self.kind}-{tag}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
             f'role="img" aria-labelledby="ksmlab-{self.kind}-{tag}-t ksmlab-{self.kind}-{tag}-d" '
             f'font-family="{FAMILY}" font-size="{FONT}" text-anchor="middle">'

@@ -116,7 +116,7 @@ def picture(w) -> str:
 
 #: the widest line of a text table: what a 1024 px JupyterLab shows unwrapped, with the
 #: file browser open (about 650 px of output at 7.8 px a character)
-WIDTH = 84
+WIDTH = 72  # characters: what a JupyterLab output shows at 1024 px with the file browser open
 
 
 def format_trace(trace, violation=None, width=WIDTH) -> str:
@@ -126,14 +126,22 @@ def format_trace(trace, violation=None, width=WIDTH) -> str:
     tw = max([len(ev.task) for ev in trace] + [4])
     aw = max([len(ev.label) for ev in trace] + [2])
     indent = 4 + 1 + 1 + tw + 1 + aw + 1
-    room = max(width - indent, 20)
-    lines = [f"step  {'task':<{tw}} {'at':<{aw}} what".rstrip()]
+    if width - indent < 24:  # long kernel labels: "what" goes on its own lines below
+        indent = 8
+    under = indent == 8
+    room = width - indent
+    lines = [f"step  {'task':<{tw}} {'at':<{aw}} {'' if under else 'what'}".rstrip()]
     for ev in trace:
         mark = "*" if ev.preemption else " "
         what = textwrap.wrap(ev.detail, room, break_long_words=False, break_on_hyphens=False)
         what = what or [""]
-        lines.append(f"{ev.index:>4}{mark} {ev.task:<{tw}} {ev.label:<{aw}} {what[0]}".rstrip())
-        lines.extend(" " * indent + more for more in what[1:])
+        head = f"{ev.index:>4}{mark} {ev.task:<{tw}} {ev.label:<{aw}}"
+        if under:
+            lines.append(head.rstrip())
+            lines.extend(" " * indent + piece for piece in what if piece)
+        else:
+            lines.append(f"{head} {what[0]}".rstrip())
+            lines.extend(" " * indent + more for more in what[1:])
     if violation:
         lines.extend(
             textwrap.wrap(

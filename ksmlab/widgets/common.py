@@ -36,7 +36,7 @@ STYLE = """<style>
 .ksmlab-widget .widget-html-content > div { line-height: 1.4; }
 .ksmlab-widget .ksmlab-pre pre { white-space: pre-wrap; }
 .ksmlab-widget .widget-hbox { flex-wrap: wrap; row-gap: 2px; }
-.ksmlab-widget .widget-checkbox { width: auto; }
+.ksmlab-widget .widget-checkbox { width: auto; margin-right: 1.5em; }
 .ksmlab-widget .widget-checkbox label { overflow: visible; text-overflow: clip; }
 .ksmlab-widget button.jupyter-button { flex: 0 0 auto; overflow: visible;
   text-overflow: clip; }
