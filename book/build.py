@@ -38,6 +38,7 @@ VENDOR = {
         ("require.js", "package.json"),
     ),
 }
+REQUIRE_CONFIG_NAME = "require-config.js"
 #: run between require.js and embed-amd.js: html-manager's modules (and with them its icon
 #: fonts, which it loads from beside the module) resolve to vendor/, not to the page's folder
 REQUIRE_CONFIG = """// written by book/build.py
@@ -98,7 +99,7 @@ def vendor(out: Path) -> Path:
     dest.mkdir(parents=True)
     for package, (version, expected, patterns) in VENDOR.items():
         unpack(fetch(package, version, expected, out / "npm"), patterns, dest)
-    (dest / "require-config.js").write_text(REQUIRE_CONFIG)
+    (dest / REQUIRE_CONFIG_NAME).write_text(REQUIRE_CONFIG)
     return dest.parent
 
 
