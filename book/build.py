@@ -68,8 +68,11 @@ def fetch(package: str, version: str, expected: str, cache: Path) -> Path:
         npm = shutil.which("npm")
         if npm is None:
             sys.exit("book: npm is needed once to fetch the widget scripts (apt-get install npm)")
+        env = dict(os.environ, npm_config_cache=str(cache / "cache"),
+                   npm_config_update_notifier="false", npm_config_fund="false")
         subprocess.run([npm, "pack", "--silent", f"{package}@{version}",
-                        "--pack-destination", str(cache)], check=True, stdout=subprocess.DEVNULL)
+                        "--pack-destination", str(cache)],
+                       check=True, stdout=subprocess.DEVNULL, env=env)
     got = integrity(tgz)
     if got != expected:
         tgz.unlink()
