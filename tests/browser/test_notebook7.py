@@ -32,14 +32,26 @@ IDLE = '.jp-Notebook-ExecutionIndicator[data-status="idle"]'
 KNOWN_PAGE_ERRORS = re.compile(r"Cannot read properties of undefined \(reading 'schema'\)")
 
 
+# the notebook's kernel has started and answers (the indicator alone can read "idle" while
+# the kernel is still starting on a busy machine, and Run All then does nothing)
+KERNEL_IDLE = """async () => {
+  const kernels = await (await fetch("/api/kernels")).json();
+  return kernels.length === 1 && kernels[0].execution_state === "idle";
+}"""
+ANY_PROMPT_RAN = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+    .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
+
+
 def run_all(page, url, name):
     page.goto(f"{url}/notebooks/{name}.ipynb")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    page.wait_for_function(KERNEL_IDLE, timeout=RUN_TIMEOUT, polling=500)
     expect(page.locator(IDLE)).to_have_count(1, timeout=RUN_TIMEOUT)
     # cleared prompts read "[ ]:", so "[n]:" everywhere means this run reached every cell
     menu(page, "Edit", "Clear Outputs of All Cells")
     expect(page.locator(".jp-OutputArea-output")).to_have_count(0)
     menu(page, "Run", "Run All Cells")
+    page.wait_for_function(ANY_PROMPT_RAN, timeout=RUN_TIMEOUT)
     page.wait_for_function(ALL_PROMPTS_RUN, timeout=RUN_TIMEOUT)
     expect(page.locator(IDLE)).to_have_count(1, timeout=RUN_TIMEOUT)
 
