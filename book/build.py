@@ -126,10 +126,13 @@ def build(out: Path = OUT) -> Path:
     src = stage(out)
     html = out / "html"
     env = dict(os.environ, KSMLAB_BOOK_EXTRA=str(extra))
-    # -a: write every page (the recording notes are added while writing); -q: warnings only
-    subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-a", "-q",
-                    "-c", str(ROOT / "book"), "-d", str(out / "doctrees"), str(src), str(html)],
-                   check=True, env=env)
+    # -a: write every page (the recording notes are added while writing); -q: warnings
+    # only; -W: a warning (a broken link, a missing picture) fails the build
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-a", "-q", "-W",
+                           "--keep-going", "-c", str(ROOT / "book"), "-d", str(out / "doctrees"),
+                           str(src), str(html)], env=env)
+    if done.returncode:
+        sys.exit(f"book: Sphinx failed (exit status {done.returncode}): see its messages above")
     print(f"book: {html / 'index.html'} ({time.monotonic() - t0:.1f} s)")
     return html
 

@@ -21,7 +21,6 @@ author = "the ksmlab authors"
 root_doc = "index"
 extensions = ["myst_nb"]
 exclude_patterns = ["**/.ipynb_checkpoints", "notebooks/*.cfg"]
-suppress_warnings = ["misc.highlighting_failure"]
 
 # the stored outputs are the tested ones: never execute
 nb_execution_mode = "off"
