@@ -11,6 +11,18 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NOTEBOOKS = $(wildcard notebooks/*.ipynb notebooks/app/*.ipynb)
 APP := notebooks/app/classroom.ipynb
 APP_PORT ?= 8866
+# Every page load starts a kernel (about 140 MB) and closing the tab stops none: kernels
+# with no page connected are culled after APP_CULL_IDLE seconds of idleness, checked every
+# APP_CULL_INTERVAL seconds (an open page keeps its kernel). docs/classroom.md has the
+# same options for a hub.
+APP_CULL_IDLE ?= 60
+APP_CULL_INTERVAL ?= 10
+# The ksmlab Voila template: the lab template without its Font Awesome requests to a CDN.
+APP_TEMPLATES := $(CURDIR)/notebooks/app/share/jupyter
+APP_OPTIONS = --template=ksmlab \
+	--MappingKernelManager.cull_idle_timeout=$(APP_CULL_IDLE) \
+	--MappingKernelManager.cull_interval=$(APP_CULL_INTERVAL) \
+	--MappingKernelManager.cull_connected=False
 export FIND_KSMLAB := import importlib.util, sys; sys.exit(importlib.util.find_spec('ksmlab') is None)
 
 .DEFAULT_GOAL := help
@@ -43,7 +55,8 @@ notebook: $(STAMP) ## Open the notebook suite in Notebook 7, the simpler interfa
 	$(BIN)/jupyter notebook $(ALLOW_ROOT) notebooks/00_index.ipynb
 
 app: $(STAMP) ## Serve the classroom app (widgets only, no code) with Voila on 127.0.0.1 (port 8866)
-	$(BIN)/voila $(APP) --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT)
+	JUPYTER_PATH=$(APP_TEMPLATES) $(BIN)/voila $(APP) --no-browser --Voila.ip=127.0.0.1 \
+		--port=$(APP_PORT) $(APP_OPTIONS)
 
 test: $(STAMP) ## Lint, build the book, run the unit and browser tests, then check the reference notebooks with nbval
 	$(BIN)/ruff check .
@@ -53,7 +66,6 @@ test: $(STAMP) ## Lint, build the book, run the unit and browser tests, then che
 
 bench: $(STAMP) ## Run the benchmarks (python -m ksmlab.bench)
 	$(BIN)/python -m ksmlab.bench
-	$(BIN)/python -m ksmlab.check.bench
 
 notebooks: $(STAMP) ## Re-execute every notebook in place (the outputs nbval compares against)
 	$(BIN)/python tests/execute_notebooks.py $(NOTEBOOKS)

@@ -8,7 +8,8 @@ with the four early-2013 fixes as switches.
 >>> for i in range(4):
 ...     a.write(base + i * PAGE_SIZE, b"same")
 >>> a.madvise(base, 4, MADV_MERGEABLE)
->>> k.sysfs.write("run", 1)
+>>> k.sysfs.write("run", 1)       # what write(2) returns: the bytes taken
+1
 >>> k.ksmd.passes(2)
 8
 >>> k.sysfs.read("pages_shared"), k.sysfs.read("pages_sharing")

@@ -27,7 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:  # ^C outside a live run (which says more): nothing to undo
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from .errors import KernelError, KernelOops
 from .fixes import Fixes
 from .ksm.scan import ksm_scan_thread, ksmd_batch
 from .ksm.state import KSM_RUN_MERGE, RMAP_ITEM_SIZE
-from .ksm.sysfs import COUNTERS, KNOBS, sysfs_read, sysfs_store
+from .ksm.sysfs import COUNTERS, KNOBS, sysfs_read, sysfs_write_file
 from .mm.fork import dup_mmap, mmput
 from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE, madvise_vmas
 from .mm.memory import user_access
@@ -191,17 +191,20 @@ class Sysfs:
             raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
         return sysfs_read(self._w, name)
 
-    def write(self, name, value) -> None:
-        """Write ``value`` (an int, or the text as written) to a knob."""
+    def write(self, name, value) -> int:
+        """write(2) to a knob: an int as its decimal text, a str as UTF-8, bytes as they
+        are. Returns what write(2) returns (see ``sysfs_write_file``: a 0-byte write
+        succeeds and changes nothing, a longer-than-a-page write is short)."""
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise TypeError(f"value must be an int or a str, not {type(value).__name__}")
+        if isinstance(value, bool) or not isinstance(value, (int, str, bytes, bytearray)):
+            raise TypeError(f"value must be an int, a str or bytes, not {type(value).__name__}")
         if name in COUNTERS:
             raise KernelError(errno.EACCES, f"/sys/kernel/mm/ksm/{name} is read-only")
         if name not in KNOBS:
             raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
-        _run(self._w, f"echo>{name}", sysfs_store(self._w, name, str(value)))
+        buf = bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode()
+        return _run(self._w, f"echo>{name}", sysfs_write_file(self._w, name, buf))
 
     def snapshot(self) -> dict:
         """Every knob and counter, by name."""
@@ -214,36 +217,45 @@ class Ksmd:
     def __init__(self, world):
         self._w = world
 
-    def _require_run(self):
+    def _require_run(self, what):
         if not self._w.ksm.run & KSM_RUN_MERGE:
-            raise RuntimeError(
-                f"ksmd only scans while run=1 (run is {self._w.ksm.run}): "
+            raise ValueError(
+                f"{what}: ksmd only scans while run=1 (run is {self._w.ksm.run}): "
                 "k.sysfs.write('run', 1) first"
             )
 
+    def _require_pass(self, what):
+        self._require_run(what)
+        if self._w.ksm.pages_to_scan == 0:
+            raise ValueError(f"{what}: pages_to_scan is 0, so ksmd would never finish a pass")
+
     def scan(self, pages=None) -> int:
         """One batch of up to ``pages`` rmap_items (default: the pages_to_scan knob);
-        returns how many went through cmp_and_merge_page."""
-        self._require_run()
+        returns how many went through cmp_and_merge_page. ValueError unless run=1."""
+        if pages is not None:
+            _int(pages, "pages")
+            if pages < 0:
+                raise ValueError(f"pages must be >= 0, not {pages}")
+        self._require_run("scan")
         if pages is None:
             pages = self._w.ksm.pages_to_scan
-        _int(pages, "pages")
-        if pages < 0:
-            raise ValueError(f"pages must be >= 0, not {pages}")
         return _run(self._w, "ksmd", ksmd_batch(self._w, pages))
 
     def full_scan(self) -> int:
         """Batches of pages_to_scan until the pass in progress (or a whole new one) ends;
-        returns the pages scanned. Nothing happens while no mm is registered."""
-        self._require_run()
-        ksm = self._w.ksm
-        if ksm.pages_to_scan == 0:
-            raise RuntimeError("pages_to_scan is 0: ksmd would never finish a pass")
+        returns the pages scanned. Nothing happens while no mm is registered.
+        ValueError unless run=1 and pages_to_scan > 0."""
+        self._require_pass("full_scan")
         return _run(self._w, "ksmd", ksm_scan_thread(self._w, 1))
 
     def passes(self, n) -> int:
-        """``n`` full passes; returns the pages scanned."""
-        return sum(self.full_scan() for _ in range(_int(n, "n")))
+        """``n`` full passes; returns the pages scanned. ValueError as ``full_scan``."""
+        _int(n, "n")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, not {n}")
+        if n:
+            self._require_pass("passes")
+        return sum(self.full_scan() for _ in range(n))
 
 
 class Kernel:
@@ -299,14 +311,26 @@ class Kernel:
         return self._adopt(name, mm)
 
     def process(self, name) -> Process:
+        """The process called ``name`` (exited ones too); ValueError if there is none."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
         for p in self.processes:
             if p.name == name:
                 return p
-        raise KeyError(name)
+        known = ", ".join(p.name for p in self.processes) or "none"
+        raise ValueError(f"name: no process called {name!r} (processes: {known})")
+
+    def _own(self, proc, what):
+        """``proc`` as a Process of this kernel: another kernel's process would have this
+        kernel act on pages, swap slots and frames that are not its own."""
+        if not isinstance(proc, Process):
+            raise TypeError(f"{what}: proc must be a Process, not {type(proc).__name__}")
+        if proc.kernel is not self or not any(p is proc for p in self.processes):
+            raise ValueError(f"{what}: proc {proc.name!r} belongs to another Kernel")
+        return proc
 
     def _present_page(self, proc, addr, what):
-        if not isinstance(proc, Process):
-            raise TypeError(f"proc must be a Process, not {type(proc).__name__}")
+        self._own(proc, what)
         proc._page_addr(addr, what)
         pte = proc.mm.ptes.get(addr)
         if pte.__class__ is not Present:
@@ -321,8 +345,12 @@ class Kernel:
         return pte.page
 
     def page_at(self, proc, addr):
-        """The page ``proc`` maps present at ``addr``, or None."""
-        pte = proc.mm.ptes.get(_int(addr, "addr"))
+        """The page ``proc`` maps present at ``addr``, or None (also for an address that
+        is unmapped or not page-aligned). KernelError ESRCH once ``proc`` has exited."""
+        self._own(proc, "page_at")
+        _int(addr, "addr")
+        proc._live("page_at")
+        pte = proc.mm.ptes.get(addr)
         return pte.page if pte.__class__ is Present else None
 
     def swap_out(self, proc, addr) -> int:
@@ -342,6 +370,7 @@ class Kernel:
 
     def migrate(self, proc, addr, node) -> int:
         """Migrate the frame ``proc`` maps at ``addr`` to ``node``; returns the new pfn."""
+        self._own(proc, "migrate")
         _int(node, "node")
         w = self.world
         if not 0 <= node < w.nodes:

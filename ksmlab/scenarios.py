@@ -13,7 +13,7 @@ import pickle
 from .errors import KernelError
 from .kernel import Kernel
 from .ksm.scan import ksm_scan_thread
-from .ksm.sysfs import sysfs_store
+from .ksm.sysfs import sysfs_write_file
 from .mm.fork import dup_mmap
 from .mm.madvise import MADV_MERGEABLE
 from .mm.memory import user_access
@@ -32,7 +32,7 @@ def admin(w, writes):
     errors = []
     for name, value in writes:
         try:
-            yield from sysfs_store(w, name, str(value))
+            yield from sysfs_write_file(w, name, str(value).encode())
         except KernelError as err:
             errors.append((name, value, err.errno))
     return errors
@@ -109,6 +109,7 @@ class Scenario:
     name = ""
     title = ""
     fix = None  # the Fixes switch this scenario is about (None: all of them)
+    kept_in_3_9 = False  # True: the property breaks with every fix too (a 3.9 hazard)
     property = ""  # the property, in words
     window_text = ""  # what "the race window was reached" means here
     nodes = 1
@@ -394,6 +395,46 @@ class MergeAcrossNodesSwitch(Scenario):
         return memo.get("W", False)
 
 
+class UnstableRootLeftBehind(Scenario):
+    """Not one of the 2013 bugs: a hazard 3.9 leaves. scan_get_next_rmap_item() resets
+    only the unstable roots below ksm_nr_node_ids, and merge_across_nodes may change in
+    the middle of a pass while KSM shares no page. Switched to 1 while node 1's unstable
+    tree holds an rmap_item, that root is left as it is; the item's next visit (age 1)
+    does not unlink it and links it into tree 0 instead. Switched back to 0 before the
+    pass ends, ksmd descends node 1's root again: its node is tree 0's now."""
+
+    name = "unstable_root_left_behind"
+    kept_in_3_9 = True
+    title = "3.9: merge_across_nodes 0, 1, 0 within passes - node 1's unstable root is not reset"
+    fix = None
+    property = ("every unstable tree ksmd may descend holds only rmap_items linked there "
+                "in this pass; nothing written is lost")
+    window_text = "merge_across_nodes went back to 0 in the middle of a pass"
+    nodes = 2
+
+    def setup(self, k):
+        p = k.spawn("P")
+        k.sysfs.write("merge_across_nodes", 0)
+        self._area(k, p, [b"node 1 page x", b"node 1 page y"], node=1)
+        k.sysfs.write("pages_to_scan", 1)
+        k.sysfs.write("run", 1)
+        k.ksmd.passes(2)
+        k.ksmd.scan()  # pass 3 has begun: x is in node 1's unstable tree
+
+    def tasks(self, k):
+        w = k.world
+        return [("K", "ksmd: three more batches of one page", ksm_scan_thread(w, 2, batches=3)),
+                ("W1", "echo 1 > merge_across_nodes", admin(w, [("merge_across_nodes", 1)])),
+                ("W0", "echo 0 > merge_across_nodes", admin(w, [("merge_across_nodes", 0)]))]
+
+    def window(self, sched, memo):
+        w = sched.world
+        if "W0" not in memo and sched.tasks["W0"].done and sched.tasks["W1"].done:
+            memo["W0"] = (w.ksm.merge_across_nodes == 0
+                          and w.ksm.ksm_scan.mm_slot is not w.ksm.head)
+        return memo.get("W0", False)
+
+
 _SCENARIOS = {
     s.name: s
     for s in (
@@ -402,6 +443,7 @@ _SCENARIOS = {
         MigrationDuringBreakKsm(),
         StaleStableNodeSwitch(),
         MergeAcrossNodesSwitch(),
+        UnstableRootLeftBehind(),
     )
 }
 

@@ -26,6 +26,9 @@ class World:
         self.dmesg = []
         self.warned = set()
         self.current = None
+        # True while a Scheduler interleaves this world's paths: only then can a yield
+        # point hand the CPU to another task, so hot loops skip theirs otherwise
+        self.interleaved = False
         self._serial = 0
 
     def next_serial(self) -> int:

@@ -11,7 +11,7 @@ from .kernel import Kernel
 from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE
 from .mm.page import PAGE_SIZE
 
-__all__ = ["busy_root"]
+__all__ = ["busy_root", "migrated_into_wrong_tree"]
 
 
 def busy_root(best_effort=False) -> Kernel:
@@ -43,4 +43,26 @@ def busy_root(best_effort=False) -> Kernel:
     k.ksmd.passes(2)
     for addr in (node0, node0 + 2 * PAGE_SIZE, node1):
         k.swap_out(a, addr)
+    return k
+
+
+def migrated_into_wrong_tree(fixes=None) -> Kernel:
+    """Two trees (merge_across_nodes=0): a and b each merged two pages of the same
+    content, a's on node 0 and b's on node 1, so each tree holds one KSM page. Then a's KSM
+    page is migrated onto node 1, where b's identical KSM page already is; ksmd has not
+    looked since. ``fixes`` defaults to Linux 3.9. Notebook 06 tells what the next passes
+    do: a's rmap_items find b's node in node 1's tree, but a KSM page is never merged into
+    another (page_address_in_vma refuses it), so they stay volatile on every pass."""
+    k = Kernel(nodes=2, fixes=Fixes.all() if fixes is None else fixes)
+    k.sysfs.write("merge_across_nodes", 0)
+    bases = {}
+    for name, node in (("a", 0), ("b", 1)):
+        proc = k.spawn(name)
+        base = bases[name] = proc.mmap(2, node=node)
+        for i in range(2):
+            proc.write(base + i * PAGE_SIZE, b"same page")
+        proc.madvise(base, 2, MADV_MERGEABLE)
+    k.sysfs.write("run", 1)
+    k.ksmd.passes(2)
+    k.migrate(k.process("a"), bases["a"], 1)
     return k

@@ -1,8 +1,12 @@
-"""Shared helpers for the model tests: page contents, counter reads and state snapshots."""
+"""Shared helpers for the model tests: page contents, counter reads and state snapshots;
+and for the live tests, the rule for a machine without a usable KSM."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+import pytest
 
 import ksmlab
 from ksmlab import MADV_MERGEABLE, PAGE_SIZE, Kernel
@@ -198,3 +202,11 @@ def build_world(fixes=None) -> World:
     assert pte_kind(b, b_base + PS) == "SwapEntry"
     assert k.page_at(b, b_base + 3 * PS) is None
     return World(k=k, a=a, a_base=a_base, b=b, b_base=b_base, dead=dead)
+
+
+def live_unavailable(reason: str):
+    """A live test cannot run here: it skips with the reason, or fails under
+    ``KSMLAB_REQUIRE_LIVE=1`` (set by .ci/run)."""
+    if os.environ.get("KSMLAB_REQUIRE_LIVE") == "1":
+        pytest.fail(f"KSMLAB_REQUIRE_LIVE=1 but the live kernel cannot be used: {reason}")
+    pytest.skip(f"live kernel unavailable: {reason}")

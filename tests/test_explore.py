@@ -27,6 +27,7 @@ def test_scenario_names():
         "migration_during_break_ksm",
         "stale_stable_node_switch",
         "merge_across_nodes_switch",
+        "unstable_root_left_behind",
     ]
     for name in scenarios.names():
         scn = scenarios.get(name)
@@ -257,3 +258,27 @@ def test_facade_and_scheduler_run_the_same_paths():
         sched.step("U")
     assert sched.world.fingerprint() == k.world.fingerprint()
     assert isinstance(k, Kernel)
+
+
+@pytest.mark.parametrize("fixes", [Fixes.all(), Fixes.none()], ids=str)
+def test_unstable_root_left_behind_is_a_hazard_3_9_keeps(fixes):
+    """Not one of the four bugs: no fix changes it. Switched 0 -> 1 while node 1's
+    unstable tree holds x, that root is not reset at the next pass; x's next visit links
+    it into tree 0; switched back to 0 mid-pass, node 1's root is x, linked in tree 0."""
+    res = ksmlab.explore("unstable_root_left_behind", fixes=fixes, max_preemptions=2)
+    assert res.found and res.window_reached
+    cx = res.counterexample
+    assert (cx.schedule, cx.preemptions, cx.steps) == ("W1 K*10 W0", 0, 12)
+    assert cx.violation == (
+        "invariant unstable_tree_consistent: RmapItem(P@0x7f0000000000 unstable) is in "
+        "unstable tree 1 but is not an unstable item of this pass"
+    )
+    # left at merge_across_nodes=1, the stale root is never read: nothing is broken
+    assert ksmlab.replay("unstable_root_left_behind", "W1 K*10", fixes=fixes).violation is None
+    # switched back while ksmd sleeps at the end of the pass: the next pass resets both
+    # roots (ksm_nr_node_ids is 2 again), so x goes back into tree 1 cleanly
+    early = ksmlab.replay("unstable_root_left_behind", "W1 K*6 W0 K*4", fixes=fixes)
+    sched = early.scheduler
+    assert early.violation is None and all(t.done for t in sched.tasks.values())
+    assert [[i.address for i in t] for t in sched.world.ksm.root_unstable_tree] == [
+        [], [0x7F0000000000]]

@@ -2,13 +2,14 @@
 
 Tests marked ``live`` need root and a writable /sys/kernel/mm/ksm. Where that is missing
 they skip with the reason, except under ``KSMLAB_REQUIRE_LIVE=1`` (set by .ci/run), where
-they fail. The other tests (workload validation, the opt-in, the recording, the command
-line) run everywhere and never write to sysfs.
+they fail (the ``live`` fixture, in conftest.py). The other tests (workload validation,
+the opt-in, the recording, the command line) run everywhere and never write to sysfs.
 """
 
 from __future__ import annotations
 
 import copy
+import errno
 import io
 import json
 import os
@@ -19,6 +20,7 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
+from ksmtest import live_unavailable as _unavailable
 
 from ksmlab.__main__ import main as cli
 from ksmlab.live import (
@@ -46,35 +48,8 @@ from ksmlab.live import guard as live_guard
 from ksmlab.live.driver import LiveSession, child_pids
 from ksmlab.live.guard import KSM_DIR, WRITABLE_KNOBS, lock_paths, read_knobs
 
-REQUIRE_LIVE = os.environ.get("KSMLAB_REQUIRE_LIVE") == "1"
-IDLE = ("pages_shared", "pages_sharing", "pages_unshared", "pages_volatile")
 #: knobs as they were when this module was imported (None: no KSM here)
 KNOBS_AT_START = read_knobs() if availability() is None else None
-
-
-def _unavailable(reason: str):
-    if REQUIRE_LIVE:
-        pytest.fail(f"KSMLAB_REQUIRE_LIVE=1 but the live kernel cannot be used: {reason}")
-    pytest.skip(f"live kernel unavailable: {reason}")
-
-
-@pytest.fixture
-def live():
-    """Skip (or, under KSMLAB_REQUIRE_LIVE=1, fail) without a usable KSM; afterwards,
-    every knob reads as before and no child process is left."""
-    reason = availability()
-    if reason:
-        _unavailable(reason)
-    before = read_knobs()
-    yield
-    assert read_knobs() == before
-    assert child_pids() == []
-    assert {n: _counter(n) for n in IDLE} == dict.fromkeys(IDLE, 0)
-
-
-def _counter(name) -> int:
-    with open(os.path.join(KSM_DIR, name)) as f:
-        return int(f.read())
 
 
 def _compare_live(name):
@@ -90,7 +65,8 @@ def _compare_live(name):
 def test_enough_workloads():
     assert len(WORKLOADS) >= 8
     steps = {s[0] for w in WORKLOADS.values() for s in w.steps}
-    assert steps == {"spawn", "write", "madvise", "fork", "exit", "pass", "sysfs", "read"}
+    assert steps == {
+        "spawn", "write", "madvise", "fork", "exit", "pass", "batch", "sysfs", "read"}
     assert any(sum(s[2] for s in w.steps if s[0] == "spawn") > 1000 for w in WORKLOADS.values())
 
 
@@ -231,6 +207,20 @@ def test_opt_in_is_required(monkeypatch):
         ([("spawn", "a", 2), ("fork", "a", "a")], "already called 'a'"),
         ([("spawn", "a", 0)], "npages must be a positive int"),
         ([("spawn", "a", 2), ("pass",)], "no live process has a mergeable page"),
+        ([("spawn", "a", 2), ("batch", 3)], "no live process has a mergeable page"),
+        (
+            [("spawn", "a", 2), ("madvise", "a", 0, 2, "mergeable"), ("batch", 0)],
+            "a batch is 1..16384 pages, not 0",
+        ),
+        (
+            [("spawn", "a", 2), ("madvise", "a", 0, 2, "mergeable"), ("batch", "3")],
+            "a batch is 1..16384 pages, not '3'",
+        ),
+        (
+            [("spawn", "a", 2), ("madvise", "a", 0, 2, "mergeable"), ("sysfs", "run", 2),
+             ("batch", 1)],
+            "does not scan while run=2",
+        ),
         (
             [("spawn", "a", 2), ("madvise", "a", 0, 2, "mergeable"), ("sysfs", "run", 0),
              ("pass",)],
@@ -348,18 +338,25 @@ def test_failed_run_restores_everything(live, monkeypatch):
 
 
 @pytest.mark.live
-def test_a_killed_run_is_undone_by_the_next(live):
-    """A run killed with SIGKILL leaves its knobs set and their saved values on disk."""
+def test_a_record_of_an_older_ksmlab_is_trusted_only_where_it_holds(live, capfd):
+    """A record without the values its run wrote (as ksmlab kept it before): a knob that
+    reads as saved is kept; one that does not is left as found, and named, since nothing
+    says the lab set it (the SIGKILL tests in test_live_signals.py cover today's record)."""
     before = read_knobs()
+    by_hand = "4242" if before["pages_to_scan"] != "4242" else "4243"
     _, state = lock_paths()
     with open(state, "w") as f:
         json.dump({"pid": 1, "knobs": before}, f)
     try:
         with open(os.path.join(KSM_DIR, "pages_to_scan"), "w") as f:
-            f.write("4242")
+            f.write(by_hand)
         with LiveSession() as s:
             assert s.recovered
-        assert read_knobs() == before
+        why = (f"reads {by_hand}, not a value the killed run wrote (its record does not say "
+               f"what it wrote); it had saved {before['pages_to_scan']}")
+        assert s.left == {"pages_to_scan": why}
+        assert capfd.readouterr().err == f"ksmlab live: left pages_to_scan as found: it {why}\n"
+        assert read_knobs() == {**before, "pages_to_scan": by_hand}
         assert not os.path.exists(state)
     finally:
         if read_knobs() != before:
@@ -479,3 +476,116 @@ def test_zz_every_knob_reads_as_before_and_no_child_is_left():
     assert child_pids() == []
     _, state = lock_paths()
     assert not os.path.exists(state)
+
+
+# -- the benchmark's real-ksmd side -------------------------------------------------------
+
+
+@pytest.mark.live
+def test_bench_real_ksmd_passes_leave_the_models_counters(live):
+    """``python -m ksmlab.bench --live`` on a small world: every measured pass of the real
+    ksmd ends with exactly the counters the model's pass of the same kind ends with."""
+    from ksmlab.bench import scan
+    from ksmlab.bench.ksmd import measure_live
+
+    pages = 2_048
+    live_samples = measure_live(pages, repeats=1)
+    assert set(live_samples) == set(scan.PASSES)
+    for kind, samples in live_samples.items():
+        assert len(samples) == 1, kind
+        model = scan.measure(kind, pages, repeats=1)[0]
+        assert samples[0]["counters"] == model["counters"], kind
+        assert samples[0]["scanned"] == model["scanned"] == pages, kind
+        assert samples[0]["cpu_seconds"] > 0, kind
+
+
+# -- sysfs writes, byte for byte ----------------------------------------------------------
+
+#: the knobs, each from a value the model and the kernel both start from
+RAW_KNOBS = {
+    "run": 0,
+    "pages_to_scan": 33,
+    "sleep_millisecs": 33,
+    "merge_across_nodes": 1,
+    "max_page_sharing": 256,
+    "stable_node_chains_prune_millisecs": 2000,
+    "use_zero_pages": 0,
+    "smart_scan": 0,
+}
+RAW_WRITES = [
+    b"", b"\0", b"1\0junk", b"0\n", b"1", b"2", b"12", b"+1", b"-1", b" 1", b"1 ", b"1\n\n",
+    b"y", b"on", b"off", b"x", b"\xff", b"4294967296", b"99999999999999999999",
+    b"0" * 4096 + b"1", b"0" * 4094 + b"12", b"0" * 4094 + b"1\n",
+]
+
+
+def _model_write(name, start, data, kernfs=False):
+    """The model's write(2) of ``data``: (count or errno, value read back). With
+    ``kernfs``, as current kernels take it: PAGE_SIZE bytes instead of 3.9's one fewer."""
+    from ksmlab import PAGE_SIZE, Kernel, KernelError
+    from ksmlab.ksm import sysfs
+
+    k = Kernel(nodes=1)
+    k.sysfs.write(name, start)
+    with pytest.MonkeyPatch.context() as mp:
+        if kernfs:
+            mp.setattr(sysfs, "SYSFS_WRITE_MAX", PAGE_SIZE)
+        try:
+            out = {"count": k.sysfs.write(name, data)}
+        except KernelError as e:
+            out = {"errno": e.errno}
+    out["value"] = k.sysfs.read(name)
+    return out
+
+
+@pytest.mark.live
+def test_sysfs_writes_byte_for_byte(live):
+    """One write(2) of each buffer to each knob, on the model and on the kernel: the count
+    returned (or the errno) and the value read back agree, once the model cuts a long
+    write where kernfs (3.14) does, one byte later than 3.9's sysfs did."""
+    seen = 0
+    try:
+        with live_guard.KsmGuard() as g:
+            for name, start in RAW_KNOBS.items():
+                if not os.path.exists(os.path.join(g.ksm_dir, name)):
+                    continue
+                for data in RAW_WRITES:
+                    g.set_knob(name, start)
+                    try:
+                        got = {"count": g.write_raw(name, data)}
+                    except OSError as e:
+                        got = {"errno": e.errno}
+                    got["value"] = g.knob_int(name)
+                    assert got == _model_write(name, start, data, kernfs=True), (name, data[:16])
+                    seen += 1
+                g.set_knob(name, start)
+            from ksmlab import Kernel, KernelError
+            from ksmlab.ksm.sysfs import COUNTERS as MODEL_COUNTERS
+
+            for name in MODEL_COUNTERS:  # refused at open(), whatever is written
+                if not os.path.exists(os.path.join(g.ksm_dir, name)):
+                    continue
+                for data in (b"", b"0"):
+                    with pytest.raises(OSError) as kernel_err:
+                        g.write_raw(name, data)
+                    with pytest.raises(KernelError) as model_err:
+                        Kernel(nodes=1).sysfs.write(name, data)
+                    assert kernel_err.value.errno == model_err.value.errno == errno.EACCES
+                    seen += 1
+    except LiveUnavailable as e:
+        _unavailable(e.reason)
+    present = [n for n in (*RAW_KNOBS, *MODEL_COUNTERS) if os.path.exists(os.path.join(KSM_DIR, n))]
+    knobs = sum(n in RAW_KNOBS for n in present)
+    assert knobs >= 5 and seen == knobs * len(RAW_WRITES) + 2 * (len(present) - knobs)
+
+
+def test_the_model_cuts_a_long_sysfs_write_one_byte_before_kernfs():
+    """Where the byte-for-byte comparison lets the model cut like kernfs, 3.9 differs
+    exactly there: the 4,096th byte."""
+    long = b"0" * 4094 + b"12"
+    assert _model_write("pages_to_scan", 33, long) == {"count": 4095, "value": 1}
+    assert _model_write("pages_to_scan", 33, long, kernfs=True) == {"count": 4096, "value": 12}
+    for data in RAW_WRITES:
+        if len(data) < 4096:
+            assert _model_write("pages_to_scan", 33, data) == _model_write(
+                "pages_to_scan", 33, data, kernfs=True)

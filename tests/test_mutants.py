@@ -54,9 +54,10 @@ numbers refer to the KSM model reference.
 | leaves its items flagged      |                              | stable_items_consistent         |
 | stable                        |                              |                                 |
 +-------------------------------+------------------------------+---------------------------------+
-| cow_reuses_ksm_page:          | §12: a KSM page is never     | facade: the other process reads |
-| do_wp_page reuses a KSM page  | reused in place by a write   | the writer's data; k.check()    |
-| in place                      | fault                        | raises ksm_pages_read_only      |
+| cow_reuses_ksm_page:          | §12: a KSM page is never     | facade: Q writes, then P, the   |
+| do_wp_page treats a KSM page  | reused in place by a write   | last mapper, writes the KSM     |
+| as an anonymous page          | fault                        | page in place; k.check()        |
+|                               |                              | raises ksm_pages_read_only      |
 +-------------------------------+------------------------------+---------------------------------+
 | merges_forked_page:           | §3.5: a forked page is not   | facade: one forked frame        |
 | unstable_tree_search_insert   | merged with itself           | becomes a KSM page and          |
@@ -199,12 +200,14 @@ def pinned_write(monkeypatch):
 
 
 def write_after_merge(monkeypatch):
-    """P and Q are merged; P writes its page. What each reads, and the check."""
+    """P and Q are merged; Q writes its page (a copy), then P, the KSM page's last
+    mapper, writes its own. What each reads, and the check."""
     k = Kernel(nodes=1)
     (p, q), (a, b) = _two_mergeable(k)
     k.sysfs.write("run", 1)
     k.ksmd.passes(2)
     assert _counters(k) == (1, 1)
+    q.write(b, b"Q's new data")
     p.write(a, b"P's new data")
     return p.read(a).rstrip(b"\0"), q.read(b).rstrip(b"\0"), _check(k)
 
@@ -396,13 +399,13 @@ MUTANTS = [
     Mutant(
         "cow_reuses_ksm_page",
         memory.do_wp_page,
-        "if not PageKsm(old) and old.mapcount == 1",
-        "if PageKsm(old) or old.mapcount == 1",
+        "if PageAnon(old) and not PageKsm(old):",
+        "if PageAnon(old):",
         write_after_merge,
-        (b"P's new data", b"same", "ok"),
+        (b"P's new data", b"Q's new data", "ok"),
         (
             b"P's new data",
-            b"P's new data",
+            b"Q's new data",
             "invariant ksm_pages_read_only broken: P@0x7f0000000000 maps KSM page 0x1 writable",
         ),
         ("ksmlab.mm.memory",),

@@ -19,8 +19,75 @@ SEQUENCE = [
     "06_fix_follow_page_migration_wait", "07_fix_stable_node_removal", "08_capstone",
     "09_live_kernel",
 ]
+GLOSSARY = "glossary"
 WORDLIST = Path(__file__).with_name("wordlist.txt")
 LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+
+# the glossary's entries (anchor: how the notebooks write the term); the first use of each
+# in a notebook's prose links to its entry
+TERMS = {
+    "mm": r"(?<![/\w])mms?\b(?![/.,\w])",
+    "mm-slot": r"mm_slots?",
+    "vma": r"\bVMAs?\b",
+    "pte": r"\bPTEs?\b",
+    "mmap-sem": r"mmap_sem",
+    "page-lock": r"\bpage lock\b",
+    "anon-vma": r"anon_vma",
+    "swap-cache": r"\bswap cache\b",
+    "cond-resched": r"cond_resched",
+    "rmap-item": r"rmap_items?",
+    "stable-node": r"\bstable nodes?\b",
+    "unstable-tree": r"\bunstable trees?\b",
+    "rb-tree": r"\bred-black trees?\b",
+    "eagain": r"EAGAIN",
+    "ebusy": r"EBUSY",
+    "mapcount": r"\b(?:mapcount|refcount)s?\b",
+    "ksm-page": r"\bKSM pages?\b",
+    "ksmd": r"\bksmd\b",
+    "cow": r"\bcopy-on-write\b",
+    "numa": r"\bNUMA nodes?\b",
+    "preemption": r"\bpreemptions?\b",
+    "pruned": r"\bpruned\b",
+    "exhaustive": r"\bexhaustive\b",
+    "seqnr": r"\bseqnr\b",
+}
+SEGMENT = re.compile(r"(```.*?```|`[^`]+`|\[[^\]]*\]\([^)]*\)|<[^>]+>|^#[^\n]*$)", re.S | re.M)
+
+
+def first_uses(text, seen):
+    """For each term not in ``seen`` met in ``text`` (outside code blocks, headings, HTML
+    and links other than its glossary link; an inline code span counts when it is the term
+    itself): (start, end, anchor, whether it is its glossary link). Adds the anchors to
+    ``seen``."""
+    out = []
+    pos = 0
+    pieces = []
+    for m in SEGMENT.finditer(text):
+        pieces.append((pos, text[pos:m.start()], "prose"))
+        pieces.append((m.start(), m.group(0), "special"))
+        pos = m.end()
+    pieces.append((pos, text[pos:], "prose"))
+    for start, piece, kind in pieces:
+        found = []
+        for anchor, pattern in TERMS.items():
+            if anchor in seen:
+                continue
+            if kind == "prose":
+                m = re.search(pattern, piece)
+                if m:
+                    found.append((start + m.start(), start + m.end(), anchor, False))
+            elif piece.startswith("`") and not piece.startswith("```"):
+                if re.fullmatch(pattern, piece.strip("`")):
+                    found.append((start, start + len(piece), anchor, False))
+            elif piece.startswith("["):
+                link = LINK.fullmatch(piece)
+                if link and link.group(2) == f"{GLOSSARY}.ipynb#{anchor}":
+                    found.append((start, start + len(piece), anchor, True))
+        for item in sorted(found):
+            if item[2] not in seen:
+                seen.add(item[2])
+                out.append(item)
+    return out
 
 
 def load(name):
@@ -37,7 +104,7 @@ def code(nb):
 
 def test_the_sequence_is_complete():
     found = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-    assert found == SEQUENCE
+    assert found == sorted(SEQUENCE + [GLOSSARY])
 
 
 @pytest.mark.parametrize("name", SEQUENCE)
@@ -55,6 +122,48 @@ def test_opening_has_title_navigation_and_goals(name):
     assert len(goals) == 2, "no '## Learning goals' section"
     bullets = [line for line in goals[1].splitlines() if line.startswith("- ")]
     assert len(bullets) >= 3
+
+
+@pytest.mark.parametrize("name", SEQUENCE + [GLOSSARY])
+def test_navigation_links_the_glossary(name):
+    md = markdown(load(name))
+    for cell in (md[0], md[-1]):
+        assert "[Contents](00_index.ipynb)" in cell
+        if name != GLOSSARY:
+            assert "[Glossary](glossary.ipynb)" in cell
+
+
+def glossary_anchors():
+    return set(re.findall(r'<a id="([a-z0-9-]+)"></a>', "\n".join(markdown(load(GLOSSARY)))))
+
+
+def test_glossary_covers_every_term():
+    anchors = glossary_anchors()
+    assert set(TERMS) <= anchors
+    needed = {"anon-vma", "cond-resched", "eagain", "mapcount", "mm", "mm-slot", "mmap-sem",
+              "page-lock", "pte", "rb-tree", "rmap-item", "stable-node", "swap-cache",
+              "unstable-tree", "vma", "pic-frame", "pic-swap", "pic-ring", "pic-unstable",
+              "seqnr", "preemption", "bound", "pruned", "exhaustive", "window", "dfs"}
+    assert needed <= anchors, needed - anchors
+    text = "\n".join(markdown(load(GLOSSARY)))
+    for field in ("r2 m2", "data '-'", "behind the cursor", "unstable tree 0: A@+0x0",
+                  "rmap_items 0", "random", "pct"):
+        assert field in text, field
+
+
+@pytest.mark.parametrize("name", SEQUENCE)
+def test_glossary_links_resolve_and_terms_are_linked_at_first_use(name):
+    anchors = glossary_anchors()
+    seen = set()
+    unlinked = []
+    for text in markdown(load(name)):
+        for _, target in LINK.findall(text):
+            if target.startswith(f"{GLOSSARY}.ipynb#"):
+                assert target.split("#", 1)[1] in anchors, f"{name}: no glossary entry {target}"
+        for start, end, anchor, linked in first_uses(text, seen):
+            if not linked:
+                unlinked.append(f"{anchor} ({text[start:end]!r})")
+    assert not unlinked, f"{name}: first use not linked to the glossary: {unlinked}"
 
 
 @pytest.mark.parametrize("name", SEQUENCE)
@@ -105,7 +214,7 @@ def test_no_model_logic_in_notebooks(name):
         assert not re.search(r"^\s*(def|class) ", src, re.M), f"definition in {name}: {src[:80]}"
 
 
-@pytest.mark.parametrize("name", SEQUENCE)
+@pytest.mark.parametrize("name", SEQUENCE + [GLOSSARY])
 def test_internal_links_resolve(name):
     for text in markdown(load(name)):
         for _, target in LINK.findall(text):
@@ -135,7 +244,7 @@ def test_spelling_of_notebook_prose():
     checker = SpellChecker()
     extra = {w.strip().lower() for w in WORDLIST.read_text().split() if w.strip()}
     unknown = {}
-    for name in SEQUENCE:
+    for name in SEQUENCE + [GLOSSARY]:
         for text in markdown(load(name)):
             for word in _words(text):
                 low = word.lower()

@@ -21,6 +21,7 @@ from ksmlab import Fixes, Schedule, ScheduleError, Scheduler, scenarios
 from ksmlab.check.explore import violation_of
 from ksmlab.sched.locks import Mutex
 from ksmlab.sched.points import Point
+from ksmlab.sched.schedule import MAX_STEPS
 
 NAMES = ["U", "F", "ksmd", "T_2", "M", "R-1", "_w"]
 names = st.sampled_from(NAMES) | st.from_regex(r"[A-Za-z_][A-Za-z0-9_\-]{0,5}", fullmatch=True)
@@ -442,6 +443,21 @@ def test_replay_of_any_walk_reproduces_it(case, data):
     ("schedule", "error", "msg"),
     [
         ("F*9", ScheduleError, "step 3: task F has finished"),
+        # a repeat count is never expanded: U*N fails at once after U's 14 steps
+        ("U*99999999", ScheduleError, "step 15: task U has finished"),
+        ("U*9999999999999999", ScheduleError, "step 15: task U has finished"),
+        (
+            "F U*99999999999999999999",
+            ScheduleError,
+            "step 6: task U is blocked at unmerge_and_remove_all_rmap_items:down_read: "
+            "mmap_sem of P is held for write by F",
+        ),
+        (
+            "U*" + "9" * 31,
+            ValueError,
+            "schedule token U*99999999...: a repeat count of 31 digits is more steps than any "
+            "task can run",
+        ),
         ("U F X", ScheduleError, "step 3: there is no task 'X' (tasks: F, U)"),
         ("U*2 F*0", ValueError, "bad schedule token 'F*0': expected NAME or NAME*COUNT"),
     ],
@@ -450,6 +466,48 @@ def test_replay_refuses_a_step_that_cannot_run(schedule, error, msg):
     with pytest.raises(error) as err:
         ksmlab.replay("fork_behind_unmerge_cursor", schedule, fixes=Fixes.none())
     assert str(err.value) == msg
+
+
+@pytest.mark.parametrize("count", ["99999999", "9999999999999999", "99999999999999999999"])
+def test_parse_refuses_a_huge_repeat_count_before_storing_a_step(count):
+    """Schedule.parse expands its runs: more than MAX_STEPS in all is refused at once (the
+    counts above once cost 62 s and 2.3 GB, a MemoryError, an OverflowError)."""
+    with pytest.raises(ValueError) as err:
+        Schedule.parse(f"F*2 U*{count}")
+    assert str(err.value) == (
+        f"schedule of more than {MAX_STEPS} steps (at U*{count}): longer than any scenario runs"
+    )
+    assert len(Schedule.parse(f"U*{MAX_STEPS - 1} F")) == MAX_STEPS
+    with pytest.raises(ValueError):
+        Schedule.parse(f"U*{MAX_STEPS} F")
+
+
+def test_runs_are_not_expanded():
+    assert Schedule.parse_runs("U*99999999999999999999, F U") == (
+        ("U", 99999999999999999999),
+        ("F", 1),
+        ("U", 1),
+    )
+    assert Schedule.runs_of(Schedule.parse("U*3 F U")) == (("U", 3), ("F", 1), ("U", 1))
+    assert Schedule.runs_of(["U", "U"]) == (("U", 2),)
+    with pytest.raises(TypeError):
+        Schedule.runs_of(3)
+    with pytest.raises(TypeError, match="Schedule.parse"):
+        Schedule("U F")
+
+
+def test_scheduler_takes_a_scenario_name():
+    s = Scheduler("fork_behind_unmerge_cursor", Fixes.all())
+    try:
+        assert s.scenario is scenarios.get("fork_behind_unmerge_cursor")
+        assert s.runnable() == ["F", "U"]
+        s.run("U*3 F")
+        assert str(s.schedule) == "U*3 F"
+    finally:
+        s.close()
+    for bad, exc in ((None, TypeError), (3, TypeError), ("nope", ValueError)):
+        with pytest.raises(exc):
+            Scheduler(bad, Fixes.all())
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -474,3 +532,49 @@ def test_an_abandoned_replay_is_cleaned_up_quietly():
     finally:
         sys.unraisablehook = hook
     assert [str(u.exc_value) for u in seen] == []
+
+
+# -- run_until_blocked ---------------------------------------------------------------------
+def test_run_until_blocked_takes_migration_through_its_eagain_passes():
+    # U waits on the migration entry while holding a reference: every pass of M fails
+    s = Scheduler(scenarios.get("migration_during_break_ksm"), Fixes.all())
+    s.run("M M M U U")
+    assert s.tasks["U"].blocked and s.runnable() == ["M"]
+    events = s.run_until_blocked("M")
+    assert len(events) == 58 and all(ev.task == "M" for ev in events)
+    assert sum(ev.label == "migrate_pages:retry" for ev in events) == 10
+    assert s.tasks["M"].done and s.tasks["M"].result is None  # EAGAIN on all 10 passes
+    assert str(s.schedule) == "M*3 U*2 M*58"
+    assert not any(ev.preemption for ev in events)
+    s.close()
+
+
+def test_run_until_blocked_stops_when_the_task_blocks_or_ends():
+    s = Scheduler(scenarios.get("stale_stable_node_switch"), Fixes.all())
+    events = s.run_until_blocked("K")  # ksmd sleeps until run=1
+    assert [ev.label for ev in events] == ["ksm_scan_thread:wait_event"]
+    assert s.tasks["K"].blocked
+    with pytest.raises(ScheduleError, match="step 2: task K is blocked at"):
+        s.run_until_blocked("K")
+    s.close()
+    s = Scheduler(scenarios.get("migration_during_break_ksm"), Fixes.all())
+    events = s.run_until_blocked("U")
+    assert len(events) == 11 and s.tasks["U"].done and events[-1].label == "done"
+    with pytest.raises(ScheduleError, match="task U has finished"):
+        s.run_until_blocked("U")
+    s.close()
+
+
+def test_run_until_blocked_stops_where_told_and_within_its_limit():
+    s = Scheduler(scenarios.get("migration_during_break_ksm"), Fixes.all())
+    events = s.run_until_blocked("U", stop=lambda sched: len(sched.schedule) == 4)
+    assert len(events) == 4 and not s.tasks["U"].done
+    with pytest.raises(ValueError, match="task U ran 3 steps without ending or blocking"):
+        s.run_until_blocked("U", limit=3)
+    assert len(s.schedule) == 7  # the steps it took before the limit stay taken
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(ValueError, match="limit must be a positive int"):
+            s.run_until_blocked("U", limit=bad)
+    with pytest.raises(ScheduleError, match="there is no task 'X'"):
+        s.run_until_blocked("X")
+    s.close()

@@ -98,7 +98,7 @@ def test_counters_are_read_only(busy, name, value):
 
 
 @pytest.mark.parametrize("name", KNOBS)
-@pytest.mark.parametrize("value", [True, False, 1.0, None, b"1", [1]], ids=repr)
+@pytest.mark.parametrize("value", [True, False, 1.0, None, [1], memoryview(b"1")], ids=repr)
 def test_value_type_rejected(busy, name, value):
     before = _state(busy)
     with pytest.raises(TypeError):
@@ -132,7 +132,7 @@ def test_run_accepts(value):
         "1 ",
         "1x",
         "0x1",
-        "",
+        "\0",
         "\n",
         "1\n\n",
         "++1",
@@ -199,9 +199,9 @@ def test_ksmd_refuses_unless_run_is_1(run):
     make_mergeable(k, a, 2, ["x", "x"])
     k.sysfs.write("run", run)
     before = _state(k)
-    with pytest.raises(RuntimeError, match=r"run.*1"):
+    with pytest.raises(ValueError, match=r"run.*1"):
         k.ksmd.full_scan()
-    with pytest.raises(RuntimeError, match=r"run.*1"):
+    with pytest.raises(ValueError, match=r"run.*1"):
         k.ksmd.scan(pages=10)
     assert _state(k) == before
 
@@ -247,7 +247,7 @@ def test_unsigned_knob_accepts(name, value, expect):
         "5 ",
         "5x",
         "0x10",
-        "",
+        "\0",
         "\n",
         "5\n\n",
     ],
@@ -286,7 +286,7 @@ def test_pages_to_scan_sets_default_batch():
         ("abc", errno.EINVAL),
         (" 0", errno.EINVAL),
         ("0x0", errno.EINVAL),
-        ("", errno.EINVAL),
+        ("\0", errno.EINVAL),
         (str(ULONG_MAX + 1), errno.ERANGE),
     ],
     ids=repr,
@@ -392,7 +392,7 @@ def test_merge_across_nodes_switch_after_unmerge_with_swapped_ksm_page():
         ("abc", errno.EINVAL),
         (" 3", errno.EINVAL),
         ("3x", errno.EINVAL),
-        ("", errno.EINVAL),
+        ("\0", errno.EINVAL),
         (str(INT_MAX + 1), errno.ERANGE),
     ],
     ids=repr,
@@ -457,6 +457,57 @@ def test_bool_knob_accepts(name, value, expect):
 
 
 @pytest.mark.parametrize("name", ["use_zero_pages", "smart_scan"])
-@pytest.mark.parametrize("value", ["x", "2", 2, -1, "", "\n", " 1", "o"], ids=repr)
+@pytest.mark.parametrize("value", ["x", "2", 2, -1, "\0", "\n", " 1", "o"], ids=repr)
 def test_bool_knob_rejects(busy, name, value):
     _rejected(busy, name, value, errno.EINVAL)
+
+
+# --------------------------------------------------------------------------------------
+# write(2) as the kernel takes it (3.9 fs/sysfs/file.c: fill_write_buffer)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", KNOBS)
+@pytest.mark.parametrize("value", ["", b"", bytearray()], ids=repr)
+def test_zero_byte_write_succeeds_and_changes_nothing(busy, name, value):
+    before = _state(busy)
+    assert busy.sysfs.write(name, value) == 0
+    assert _state(busy) == before
+    busy.check()
+
+
+@pytest.mark.parametrize("name", COUNTERS[:2])
+def test_zero_byte_write_to_a_counter_is_still_refused(busy, name):
+    _rejected(busy, name, b"", errno.EACCES)  # refused at open(), before any byte
+
+
+@pytest.mark.parametrize(
+    ("value", "count", "expect"),
+    [
+        (b"7\0junk", 6, 7),  # the parser stops at the first NUL
+        ("7\0junk", 6, 7),
+        (bytearray(b"8\n"), 2, 8),
+        (9, 1, 9),
+        (123, 3, 123),
+        ("0" * 4096 + "1", 4095, 0),  # a short write: PAGE_SIZE - 1 bytes are taken
+        ("0" * 4094 + "12", 4095, 1),  # 3.9 keeps 4095 bytes (current kernels: 4096, 12)
+        (b"0" * 4094 + b"5\n", 4095, 5),
+    ],
+    ids=lambda v: repr(v)[:16],
+)
+def test_write_returns_the_count_taken(value, count, expect):
+    k = Kernel()
+    assert k.sysfs.write("pages_to_scan", value) == count
+    assert k.sysfs.read("pages_to_scan") == expect
+
+
+@pytest.mark.parametrize("value", [b"\0", b"\0" * 5000, b"\xff", "\u00e9", b"1\xff", b"x" * 5000])
+def test_what_is_left_after_the_cut_must_parse(busy, value):
+    _rejected(busy, "pages_to_scan", value, errno.EINVAL)
+
+
+def test_run_written_with_junk_after_a_nul():
+    k = build_world().k
+    assert k.sysfs.write("run", b"2\0 and more") == 11
+    assert k.sysfs.read("run") == 2
+    assert_counters(k)

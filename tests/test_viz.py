@@ -1,10 +1,14 @@
 """ksmlab.viz: text pictures, graph builders and drawers, for every scenario.
 
-The drawers are rendered to PNG (Agg) and checked for what they were asked to show;
-the assertions are on the graphs (nodes, edges, labels, colours), not on pixels.
+The diagrams are SVG written by ksmlab.viz: the assertions are on the graphs (nodes,
+edges, labels, colours) and on the diagrams' geometry (every text's bounding box, every
+box and line), which the drawers record as they write; counters stay a matplotlib chart.
 """
 
+import base64
 import functools
+import itertools
+import re
 import subprocess
 import sys
 
@@ -14,9 +18,10 @@ import pytest
 matplotlib.use("Agg")
 
 import ksmlab  # noqa: E402
-from ksmlab import Fixes, PageKsm, scenarios, viz  # noqa: E402
-from ksmlab.check.explore import violation_of  # noqa: E402
+from ksmlab import Fixes, PageKsm, scenarios, viz, worlds  # noqa: E402
+from ksmlab.viz.changes import changed_nodes, culprit_nodes  # noqa: E402
 from ksmlab.viz.style import COLORS  # noqa: E402
+from ksmlab.widgets import demo_kernel  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 NAMES = scenarios.names()
@@ -63,6 +68,20 @@ def test_import_ksmlab_and_text_pictures_stay_light():
         "heavy = [m for m in sys.modules if m.split('.')[0] in "
         "('matplotlib', 'networkx', 'ipywidgets')]\n"
         "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_diagrams_need_no_matplotlib():
+    code = (
+        "import sys\n"
+        "from ksmlab import Fixes, scenarios, viz\n"
+        "w = scenarios.get('merge_across_nodes_switch').build(Fixes.none()).world\n"
+        "viz.Stack(viz.draw_memory(w), viz.draw_trees(w), viz.draw_ring(w))._repr_html_()\n"
+        "tl = viz.timeline('fork_behind_unmerge_cursor', 'U*3 F*2', Fixes.none())\n"
+        "viz.draw_swimlanes(tl).svg()\n"
+        "print([m for m in sys.modules if m.split('.')[0] == 'matplotlib'])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -120,9 +139,18 @@ def test_format_trace_of_each_counterexample(name):
     text = viz.format_trace(r.trace, r.violation)
     lines = text.splitlines()
     assert lines[0].startswith("step  task")
-    assert len(lines) == len(r.trace) + 2
-    assert lines[-1] == f"VIOLATION: {r.violation}"
-    assert sum("*" == ln[4] for ln in lines[1:-1]) == r.preemptions
+    steps = [ln for ln in lines if re.match(r"^ *\d+[ *] ", ln)]
+    assert len(steps) == len(r.trace)
+    assert sum("*" == ln[4] for ln in steps) == r.preemptions
+    # no line wider than a 1024 px notebook shows, broken between words only
+    assert max(len(ln) for ln in lines) <= viz.text.WIDTH
+    at = lines[0].index("what")
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("VIOLATION: "))
+    words = " ".join(ln[at:] for ln in lines[1:end])
+    details = " ".join(ev.detail for ev in r.trace if ev.detail)
+    assert " ".join(words.split()) == " ".join(details.split())
+    tail = lines[end:]
+    assert " ".join(x.strip() for x in tail) == f"VIOLATION: {r.violation}"
 
 
 # -- memory map -------------------------------------------------------------------------
@@ -191,6 +219,32 @@ def test_trees_graph_is_content_ordered(name):
     assert all(g.nodes[n]["color"] == COLORS["stable"] for n in stable)  # none stale yet
 
 
+def test_trees_graph_draws_the_red_black_shape():
+    # seven unique pages scanned in content order: inserting 1..7 in order gives
+    # ((1/b) 2/b ((3/b) 4/r ((5/r) 6/b (7/r)))) (worked in test_rbtree.py), rooted at the
+    # second page, not the middle one
+    k = ksmlab.Kernel(nodes=1)
+    p = k.spawn("a")
+    base = p.mmap(7)
+    for i in range(7):
+        p.write(base + i * ksmlab.PAGE_SIZE, b"page %d" % (i + 1))
+    p.madvise(base, 7, ksmlab.MADV_MERGEABLE)
+    k.sysfs.write("run", 1)
+    k.ksmd.passes(2)
+    g = viz.trees_graph(k.world)
+    rid = [f"rmap:a:{base + i * ksmlab.PAGE_SIZE:#x}" for i in range(7)]
+    assert list(g.successors("root:unstable tree 0")) == [rid[1]]
+    edges = {(u, v, d["side"]) for u, v, d in g.edges(data=True) if u in rid}
+    assert edges == {
+        (rid[1], rid[0], "L"), (rid[1], rid[3], "R"), (rid[3], rid[2], "L"),
+        (rid[3], rid[5], "R"), (rid[5], rid[4], "L"), (rid[5], rid[6], "R"),
+    }
+    assert [g.nodes[n]["rb"] for n in rid] == [
+        "black", "black", "black", "red", "red", "black", "red"]
+    assert [g.nodes[n]["order"] for n in rid] == list(range(7))
+    assert [g.nodes[n]["depth"] for n in rid] == [2, 1, 3, 2, 4, 3, 4]
+
+
 def test_trees_graph_per_node_and_stale_nodes_of_bug4():
     # bug 4, fix off: after run=2, the switch and run=1, the node-1 KSM page is freed
     # while its stable node stays in tree 0: drawn grey and STALE
@@ -225,7 +279,7 @@ def test_ring_insertion_point_with_and_without_the_fix():
         g = viz.ring_graph(w)
         assert g.graph["insert_before"] == where
         assert g.has_edge("new mm_slot", where)
-        assert [n for n in g if g.nodes[n]["walked"]] == walked
+        assert [n for n in g if g.nodes[n]["passed"]] == walked
         assert [n for n in g if g.nodes[n]["cursor"]] == ["slot:P"]
         assert g.nodes["slot:P"]["color"] == COLORS["slot_cursor"]
         ring = [(u, v) for u, v, k in g.edges(data="kind") if k == "next"]
@@ -235,11 +289,16 @@ def test_ring_insertion_point_with_and_without_the_fix():
             ("slot:P", "slot:Q"),
             ("slot:Q", "ksm_mm_head"),
         ]
-    # and after the buggy fork, C sits behind the cursor, among the walked slots
+    # and after the buggy fork, C sits behind the cursor, where the walk has passed
     w = world_after(name, "U*3 F*2", buggy(name))
-    order = [n for n in viz.ring_graph(w) if n.startswith(("slot:", "ksm"))]
+    g = viz.ring_graph(w)
+    order = [n for n in g if n.startswith(("slot:", "ksm"))]
     assert order == ["ksm_mm_head", "slot:A", "slot:C", "slot:P", "slot:Q"]
-    assert viz.ring_graph(w).nodes["slot:C"]["walked"]
+    assert g.nodes["slot:C"]["passed"]
+    assert g.nodes["slot:C"]["label"] == "C: 0 rmap_items\nbehind the cursor"
+    # the cursor's address is the next one to scan, and says so
+    assert w.ksm.ksm_scan.address == 0x7F0000001000
+    assert g.nodes["slot:P"]["label"] == "P: 1 rmap_item\ncursor, next +0x1000"
 
 
 # -- timeline, swimlanes, schedule tree -----------------------------------------------------
@@ -307,47 +366,410 @@ def test_record_passes_and_counters_plot():
         "shared (kernel)",
         "shared (model)",
     ]
+    # every series has its own marker and line style, not only its colour: equal
+    # values (unshared and volatile are 0 throughout) stay distinguishable
+    ax = fig.add_subplot()
+    lines = viz.draw_counters(ax, hist)
+    styles = [(ln.get_marker(), ln.get_linestyle()) for ln in lines]
+    assert len(set(styles)) == len(styles) == 4
 
 
-# -- every drawer renders, for every scenario -------------------------------------------------
-def _texts(artists):
-    return [a.get_text() for a in artists if hasattr(a, "get_text")]
+def test_counters_plot_of_one_snapshot_has_a_sane_axis():
+    k = ksmlab.Kernel(nodes=1)
+    fig = viz.render.new_figure()
+    ax = fig.add_subplot()
+    viz.draw_counters(ax, [k.sysfs.snapshot()])
+    lo, hi = ax.get_xlim()
+    assert lo <= -0.5 and hi >= 0.5
+    assert [t for t in ax.get_xticks() if lo <= t <= hi] == [0.0]
+    bottom, top = ax.get_ylim()
+    assert bottom < 0 < 1 <= top < 2  # all zero: the axis spans 0..1, not -0.045..0.045
+    assert [t for t in ax.get_yticks() if bottom <= t <= top] == [0.0, 1.0]
+
+
+# -- every diagram, for every scenario: geometry that can be read ------------------------------
+def _overlap(a, b, slack=0.5):
+    return (
+        a[0] < b[2] - slack and b[0] < a[2] - slack and a[1] < b[3] - slack and b[1] < a[3] - slack
+    )
+
+
+def _cross(p, q, r, s):
+    """Whether segments pq and rs cross at a point inside both (touching ends do not)."""
+
+    def orient(a, b, c):
+        v = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+        return 0 if abs(v) < 1e-6 else (1 if v > 0 else -1)
+
+    d1, d2, d3, d4 = orient(p, q, r), orient(p, q, s), orient(r, s, p), orient(r, s, q)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def _through(seg, rect, pad=1.0):
+    """Whether the segment passes through the inside of the rectangle."""
+    (x0, y0), (x1, y1) = seg
+    rx0, ry0, rx1, ry1 = rect[0] + pad, rect[1] + pad, rect[2] - pad, rect[3] - pad
+    for t in [i / 40 for i in range(1, 40)]:
+        x, y = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
+        if rx0 < x < rx1 and ry0 < y < ry1:
+            return True
+    return False
+
+
+def edges_of(d):
+    return [pts for cls, pts in d.segments if cls == "edge"]
+
+
+def crossings(d) -> int:
+    """Pairs of edge segments that cross each other."""
+    segs = [(a, b) for pts in edges_of(d) for a, b in itertools.pairwise(pts)]
+    return sum(_cross(*s, *t) for s, t in itertools.combinations(segs, 2))
+
+
+def check_readable(d):
+    """Every label at least 11 px and inside the figure, no label over another or over a
+    box it does not belong to, no two boxes overlapping, no edge through a box."""
+    assert d.texts, d
+    inside = {}
+    for t in d.texts:
+        assert t[5] >= 11, t
+        assert 0 <= t[0] and t[2] <= d.width and 0 <= t[1] and t[3] <= d.height, (t, d)
+        owner = [n for n, b in d.boxes.items() if _overlap(t, b.rect, 0)]
+        inside[t] = owner
+    for a, b in itertools.combinations(d.texts, 2):
+        assert not _overlap(a, b), (a, b, d)
+    rects = {n: b.rect for n, b in d.boxes.items()}
+    for (m, a), (n, b) in itertools.combinations(rects.items(), 2):
+        assert not _overlap(a, b, 0), (m, n, d)
+    for t, owner in inside.items():
+        # a text over a box is one of that box's lines, wholly inside it
+        for n in owner:
+            assert t[4] in d.boxes[n].lines, (t, n, d)
+            r = rects[n]
+            assert r[0] <= t[0] and t[2] <= r[2] and r[1] <= t[1] and t[3] <= r[3], (t, n)
+    for pts in edges_of(d):
+        for seg in itertools.pairwise(pts):
+            for n, r in rects.items():
+                ends = any(
+                    abs(p[0] - c[0]) < 0.01 and abs(p[1] - c[1]) < 0.01
+                    for p in (pts[0], pts[-1])
+                    for c in [(r[0], p[1]), (r[2], p[1]), (p[0], r[1]), (p[0], r[3])]
+                )
+                if not ends:
+                    assert not _through(seg, r), (n, seg, d)
+    svg = d.svg()
+    assert svg.count("<title id=") == 1 and svg.count("<desc id=") == 1
+    for n in d.boxes:  # every box has its hover title
+        assert re.search(rf'data-node="{re.escape(n)}"[^>]*>\n<title>', svg), n
+    width = re.search(r'viewBox="0 0 (\d+) (\d+)" width="(\d+)" height="(\d+)"', svg)
+    assert width.group(1) == width.group(3) and width.group(2) == width.group(4)  # 1 px = 1 px
+
+
+def example_worlds():
+    """Every scenario's world at its start and at its counterexample's end, the named
+    worlds, and the worlds the notebooks draw from their own set-ups."""
+    out = {}
+    for name in NAMES:
+        out[f"{name}/start"] = scenarios.get(name).build(buggy(name)).world
+        out[f"{name}/violation"] = world_after(name, textbook(name), buggy(name))
+    for best in (False, True):
+        k = worlds.busy_root(best_effort=best)
+        out[f"busy_root/{best}"] = k.world
+        k2 = worlds.busy_root(best_effort=best)
+        k2.sysfs.write("run", 2)
+        out[f"busy_root/{best}/run2"] = k2.world
+    k = demo_kernel()
+    out["demo"] = k.world
+    k = demo_kernel()
+    k.sysfs.write("run", 1)
+    k.ksmd.passes(2)
+    out["demo/merged"] = k.world
+    return out
+
+
+@pytest.fixture(scope="module")
+def all_worlds():
+    out = example_worlds()
+    yield out
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def test_every_diagram_of_every_world_is_readable(all_worlds):
+    for what, w in all_worlds.items():
+        for draw in (viz.draw_memory, viz.draw_trees, viz.draw_ring):
+            d = draw(w)
+            try:
+                check_readable(d)
+            except AssertionError as exc:
+                raise AssertionError(f"{what} {draw.__name__}: {exc}") from None
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_every_drawer_renders_each_scenario(name, tmp_path):
+def test_swimlanes_and_schedule_tree_of_each_counterexample_are_readable(name):
     fixes = buggy(name)
-    schedule = textbook(name)
-    r = replayed(name, schedule, fixes)
-    w = r.scheduler.world
-    assert violation_of(scenarios.get(name), r.scheduler) == r.violation
-    tl = viz.timeline(name, schedule, fixes)
-    tree = viz.schedule_tree(name, schedule, fixes, limit=8)
-    jobs = {
-        "memory": (viz.draw_memory, w),
-        "trees": (viz.draw_trees, w),
-        "ring": (viz.draw_ring, w),
-        "swimlanes": (viz.draw_swimlanes, tl),
-        "schedtree": (viz.draw_schedule_tree, tree),
-    }
-    for what, (draw, arg) in jobs.items():
-        png = viz.render_png(draw, arg, figsize=(8, 4), dpi=60)
-        assert png.startswith(PNG) and len(png) > 2000, what
-        (tmp_path / f"{what}.png").write_bytes(png)
-    # the artists carry the labels the graphs promise
-    fig = viz.render.new_figure()
-    texts = _texts(viz.draw_memory(fig.add_subplot(), w))
-    g = viz.memory_graph(w)
-    assert sorted(t for t in texts if t in {g.nodes[n]["label"] for n in g}) == sorted(
-        g.nodes[n]["label"] for n in g
+    tl = viz.timeline(name, textbook(name), fixes)
+    lanes = viz.draw_swimlanes(tl, title=f"{name} (fix off)")
+    check_readable(lanes)
+    texts = [t[4] for t in lanes.texts]
+    assert sum(t.startswith(tuple(f"{n}: " for n in tl.tasks)) for t in texts) == len(tl.tasks)
+    violation = " ".join(t for t in texts if t.startswith("VIOLATION") or texts.index(t) > 0)
+    assert f"VIOLATION at step {tl.violation_step}:" in violation
+    # integer step ticks only, and the last step is on the axis
+    ticks = [t[4] for t in lanes.texts if t[4].isdigit()]
+    assert ticks[0] == "1" and all(int(a) < int(b) for a, b in itertools.pairwise(ticks))
+    assert lanes.svg().count('class="ksmlab-step"') == len(tl.events)
+    tree = viz.schedule_tree(name, textbook(name), fixes, limit=12)
+    check_readable(viz.draw_schedule_tree(tree))
+
+
+def test_long_swimlanes_are_readable_and_fit_a_notebook():
+    # notebook 08's clean run: 42 steps of five tasks
+    tl = viz.timeline("merge_across_nodes_switch", "W*22 R K*16 F*2 T", Fixes.all())
+    assert len(tl.events) == 42 and tl.violation is None
+    d = viz.draw_swimlanes(tl, title="Fixes.all(): W, R, K, then F and T - clean")
+    check_readable(d)
+    assert d.width <= 900
+    assert [t[4] for t in d.texts if t[4].isdigit()] == [
+        "1",
+        "5",
+        "10",
+        "15",
+        "20",
+        "25",
+        "30",
+        "35",
+        "40",
+    ]
+
+
+def test_capstone_schedule_tree_at_the_notebook_size_is_readable():
+    name = "merge_across_nodes_switch"
+    r = ksmlab.explore(name, fixes=Fixes.all().without("cursor_insertion"))
+    tree = viz.schedule_tree(
+        name, r.counterexample.schedule, Fixes.all().without("cursor_insertion"), limit=30
     )
-    boxes = {
-        a.get_gid(): a.get_bbox_patch().get_facecolor()
-        for a in viz.draw_memory(fig.add_subplot(), w)
-        if hasattr(a, "get_bbox_patch") and a.get_gid()
+    d = viz.draw_schedule_tree(tree)
+    check_readable(d)
+    # the alternatives sit in the row of the step they replace, right of the path
+    path_x = {
+        round(b.x)
+        for n, b in d.boxes.items()
+        if n == ""
+        or tree.nodes[n]["status"] in ("path",)
+        or (
+            tree.nodes[n]["status"] == "violation"
+            and n == str(ksmlab.Schedule.parse(r.counterexample.schedule))
+        )
     }
-    ksm_pages = [n for n in g if g.nodes[n].get("ksm")]
-    assert all(boxes[n] == matplotlib.colors.to_rgba(COLORS["ksm_page"]) for n in ksm_pages)
-    lanes = _texts(viz.draw_swimlanes(fig.add_subplot(), tl))
-    assert any(t.startswith("VIOLATION: ") for t in lanes)
-    assert sum(t.startswith(tuple(f"{n}: " for n in tl.tasks)) for t in lanes) == len(tl.tasks)
+    assert len(path_x) == 1
+
+
+def test_memory_maps_have_few_crossings(all_worlds):
+    counts = {what: crossings(viz.draw_memory(w)) for what, w in all_worlds.items()}
+    # the scenarios' worlds: at most one crossing each
+    assert {w: c for w, c in counts.items() if "/" in w and w.split("/")[0] in NAMES} == {
+        "fork_behind_unmerge_cursor/start": 0,
+        "fork_behind_unmerge_cursor/violation": 0,
+        "swapin_after_unmerge_walk/start": 0,
+        "swapin_after_unmerge_walk/violation": 0,
+        "migration_during_break_ksm/start": 0,
+        "migration_during_break_ksm/violation": 1,
+        "stale_stable_node_switch/start": 0,
+        "stale_stable_node_switch/violation": 0,
+        "merge_across_nodes_switch/start": 1,
+        "merge_across_nodes_switch/violation": 1,
+        "unstable_root_left_behind/start": 0,
+        "unstable_root_left_behind/violation": 0,
+    }
+    # many mappings onto few KSM pages must cross: two processes whose pages 0-7 hold
+    # contents 0 1 2 3 0 1 2 3, merged into 4 KSM pages; busy_root's three processes
+    assert counts["demo"] == 0
+    assert counts["demo/merged"] == 36
+    assert counts["busy_root/False"] == counts["busy_root/True"] == 22
+    assert counts["busy_root/False/run2"] == counts["busy_root/True/run2"] == 21
+
+
+def test_one_to_one_mappings_run_level():
+    # the demo's 16 pages, before merging: each PTE maps its own frame, level with it
+    k = demo_kernel()
+    g = viz.memory_graph(k.world)
+    d = viz.draw_memory(k.world)
+    maps = [(u, v) for u, v, kind in g.edges(data="kind") if kind == "maps"]
+    assert len(maps) == 16
+    assert all(abs(d.boxes[u].y - d.boxes[v].y) < 0.01 for u, v in maps)
+
+
+def test_diagrams_are_byte_identical_run_to_run():
+    name = "stale_stable_node_switch"
+    first = [viz.draw_memory(world_after(name, textbook(name), buggy(name))).svg()]
+    again = [viz.draw_memory(world_after(name, textbook(name), buggy(name))).svg()]
+    assert first == again
+    code = (
+        "from ksmlab import scenarios, Fixes, viz\n"
+        "w = scenarios.get('merge_across_nodes_switch').build(Fixes.none()).world\n"
+        "print(viz.Stack(viz.draw_memory(w), viz.draw_trees(w), viz.draw_ring(w))._repr_html_())\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert runs[0].stdout == runs[1].stdout and "<svg" in runs[0].stdout
+
+
+def test_diagram_output_for_notebooks():
+    w = scenarios.get("swapin_after_unmerge_walk").build(Fixes.all()).world
+    d = viz.draw_memory(w, title="bug 2 at the start")
+    svg = d.svg()
+    assert not hasattr(d, "_repr_svg_")  # the HTML carries the picture (and a copy)
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" class="ksmlab-diagram')
+    assert "<title id=" in svg and "bug 2 at the start</title>" in svg and "<desc id=" in svg
+    assert 'role="img"' in svg
+    # colours are theme variables with fallbacks, so a plain <img> still has colours
+    assert "var(--jp-warn-color1, #f57c00)" in svg
+    assert not re.search(r'fill:#|fill="#', svg.replace("fill:#1a1a1a", ""))
+    html = d._repr_html_()
+    assert html.count("<svg") == 1 and svg in html
+    # and an image copy for an untrusted notebook, whose sanitizer drops svg and style;
+    # trusted output hides the copy, and the figure's own text size is 0 (the svg sets
+    # its own) so that the bare text a stripped svg leaves behind stays invisible
+    (data,) = re.findall(
+        r'<img class="ksmlab-copy" [^>]*src="data:image/svg\+xml;base64,([^"]+)"', html
+    )
+    assert base64.b64decode(data).decode() == svg
+    assert html.startswith("<style>.ksmlab-figure > svg.ksmlab-diagram ~ img.ksmlab-copy")
+    assert "font-size:0px" in html
+    assert 'alt="bug 2 at the start. ' in html
+    both = viz.Stack(d, viz.draw_trees(w))._repr_html_()
+    assert both.count("<svg") == 2 and "flex-wrap:wrap" in both
+    # ids are unique per diagram, so two on one page do not clash
+    ids = re.findall(r' id="([^"]+)"', both)
+    assert len(ids) == len(set(ids)) == 6
+
+
+def test_every_box_has_its_full_description_as_hover_title():
+    w = world_after("migration_during_break_ksm", "M*4", Fixes.all())
+    g = viz.memory_graph(w)
+    svg = viz.draw_memory(w).svg()
+    for n in g:
+        assert re.search(rf'data-node="{re.escape(n)}"[^>]*>\n<title>', svg), n
+    mig = [n for n in g if g.nodes[n]["kind"] == "pte_migration"]
+    assert mig
+    for n in mig:
+        assert "a migration entry: pfn" in g.nodes[n]["title"]
+
+
+def test_new_pages_are_called_the_same_in_text_and_drawing():
+    # bug 3 mid-migration: the new page has no page->mapping yet
+    w = world_after("migration_during_break_ksm", "M*3", Fixes.all())
+    new = [p for p in w.mem.frames.values() if p.mapping is None]
+    assert new
+    text = viz.picture(w)
+    g = viz.memory_graph(w)
+    for page in new:
+        assert f"{page.pfn:#x} new " in text
+        assert g.nodes[f"page:{page.pfn:#x}"]["label"].startswith(f"{page.pfn:#x} new")
+
+
+def test_later_areas_are_labelled_as_offsets():
+    k = ksmlab.Kernel(nodes=2)
+    k.sysfs.write("merge_across_nodes", 0)
+    a = k.spawn("a")
+    for node in (0, 1):
+        addr = a.mmap(1, node=node)
+        a.write(addr, b"same")
+        a.madvise(addr, 1, ksmlab.MADV_MERGEABLE)
+    k.sysfs.write("run", 1)
+    k.ksmd.passes(2)
+    labels = sorted(
+        viz.trees_graph(k.world).nodes[n]["label"].split("\n")[0]
+        for n in viz.trees_graph(k.world)
+        if n.startswith("rmap:")
+    )
+    assert labels == ["a@+0x0", "a@area 2 +0x0"]
+    d = viz.draw_trees(k.world)
+    assert not any("0x1000" in t[4] for t in d.texts)
+    # and the text picture says the same
+    text = viz.picture(k.world).splitlines()
+    assert "  vma +0x0-+0x1000 node 0 mergeable" in text
+    assert "  vma area 2 +0x0-+0x1000 node 1 mergeable" in text
+    assert "    area 2 +0x0 -> pfn 0x1000000 rw" in text
+    assert "unstable tree 1: a@area 2 +0x0" in text
+    assert not any("+0x1000" in ln for ln in text if ln.startswith("    "))
+
+
+def test_trees_outline_red_black_colours_when_recorded():
+    from ksmlab.viz.trees import RB_OUTLINE, draw_trees_graph
+
+    w = scenarios.get("stale_stable_node_switch").build(Fixes.all()).world
+    g = viz.trees_graph(w)
+    nodes = [n for n in g if g.nodes[n]["kind"] in ("stable", "unstable")]
+    assert len(nodes) >= 2
+    # the builder records each node's colour (the model's trees are red-black trees)
+    assert {g.nodes[n]["rb"] for n in nodes} <= {"red", "black"}
+    for n in nodes:  # a graph without colours is drawn without the red-black legend
+        del g.nodes[n]["rb"]
+    plain = draw_trees_graph(g, "trees").svg()
+    assert "red-black" not in plain
+    colours = {}
+    for i, n in enumerate(nodes):  # as the tree builder records them, when it does
+        g.nodes[n]["rb"] = colours[n] = "black" if i % 2 == 0 else "red"
+    svg = draw_trees_graph(g, "trees").svg()
+    for n, rb in colours.items():
+        box = re.search(rf'data-node="{n}"[^>]*>\n<title>([^<]*)</title>\n<rect ([^>]*)>', svg)
+        assert box.group(1).endswith(f"; {rb} node of the red-black tree")
+        assert f"stroke:{RB_OUTLINE[rb]};" in box.group(2)
+    assert "outline: red-black colour of the node" in svg
+
+
+def test_changed_and_culprit_boxes_are_marked():
+    name = "fork_behind_unmerge_cursor"
+    fixes = buggy(name)
+    sched = ksmlab.Scheduler(scenarios.get(name), fixes)
+    _OPEN.append(sched)
+    sched.run("U*3 F")
+    before = viz.memory_graph(sched.world)
+    sched.step("F")
+    after = viz.memory_graph(sched.world)
+    changed = changed_nodes(before, after)
+    assert {"mm:C", "pte:C:0x7f0000000000"} <= changed
+    assert "mm:A" not in changed and "page:0x0" not in changed
+    svg = viz.draw_memory(sched.world, changed=changed).svg()
+    assert svg.count('class="ksmlab-node') == len(after)
+    assert len(re.findall(r'class="ksmlab-node [a-z_]+ changed"', svg)) == len(changed)
+    r = replayed(name, textbook(name), fixes)
+    culprit = culprit_nodes(r.violation)
+    g = viz.memory_graph(r.scheduler.world)
+    named = culprit & set(g)
+    assert named == {"pte:C:0x7f0000000000", "page:0x2"}
+    svg = viz.draw_memory(r.scheduler.world, culprit=culprit).svg()
+    assert len(re.findall(r'class="ksmlab-node [a-z_]+ culprit"', svg)) == 2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_counterexample_names_a_box_to_mark(name):
+    r = replayed(name, textbook(name), buggy(name))
+    w = r.scheduler.world
+    culprit = culprit_nodes(r.violation)
+    shown = set(viz.memory_graph(w)) | set(viz.trees_graph(w))
+    assert culprit & shown, (r.violation, culprit)
+
+
+def test_every_drawer_for_every_scenario_promises_its_labels():
+    seen = 0  # KSM pages, over all the scenarios' counterexamples
+    for name in NAMES:
+        w = world_after(name, textbook(name), buggy(name))
+        g = viz.memory_graph(w)
+        d = viz.draw_memory(w)
+        texts = [t[4] for t in d.texts]
+        for n in g:
+            for line in g.nodes[n]["label"].split("\n"):
+                assert line in texts, (name, n, line)
+        svg = d.svg()
+        for n in g:  # each box is filled with the colour its node records
+            box = re.search(rf'data-node="{n}"[^>]*>\n<title>[^<]*</title>\n<rect ([^>]*)>', svg)
+            assert f"fill:{g.nodes[n]['color']};" in box.group(1), (name, n)
+        ksm_pages = [n for n in g if g.nodes[n].get("ksm")]
+        seen += len(ksm_pages)
+        assert all(g.nodes[n]["color"] == "var(--jp-warn-color1, #f57c00)" for n in ksm_pages)
+    assert seen == 3  # one each in bugs 1-3 (C, P and P still map it); none left in 4 and 5

@@ -7,6 +7,9 @@ from ..fixes import Fixes
 
 __all__ = ["add_parser", "parse_fixes"]
 
+#: the most steps ``replay`` takes from the command line; a longer schedule is refused
+#: before it is expanded (every scenario's tasks finish in under a hundred steps)
+
 FIXES_HELP = ("which fixes are on: 'all' (Linux 3.9, the default), 'none' (3.8+NUMA), "
               "'without:NAME[,NAME]' or 'only:NAME[,NAME]'; NAMEs: " + ", ".join(Fixes.names()))
 
@@ -46,7 +49,12 @@ def add_parser(subparsers):
     r = subparsers.add_parser(
         "replay", help="run one schedule of a scenario and print its trace",
         description="Run SCHEDULE (task names, NAME*N for N steps in a row, e.g. "
-        f"'U*3 F*2 U*10') on SCENARIO and print every step. Scenarios: {names}.")
+        f"'U*3 F*2 U*10') on SCENARIO and print every step. Scenarios: {names}.",
+        epilog="SCHEDULE names at least one step: an empty schedule is an error, not a run. "
+        "Repeat counts are taken one step at a time, so a count larger than the task can run "
+        "fails at the first step it cannot take. Exit status: 0 when no violation occurred "
+        "(the last line says whether every task finished), 1 on a violation, 2 for a bad "
+        "scenario, schedule or --fixes, or a step that cannot run.")
     r.add_argument("scenario", metavar="SCENARIO")
     r.add_argument("schedule", metavar="SCHEDULE")
     r.add_argument("--fixes", default="all", help=FIXES_HELP)
@@ -114,6 +122,13 @@ def _runs_table(trace) -> str:
     return "\n".join([head] + rows)
 
 
+def _empty_schedule_error(text: str) -> str:
+    """Why SCHEDULE is refused before it runs: it names no step ('' otherwise)."""
+    if text.replace(",", " ").split():
+        return ""
+    return f"the schedule {text!r} is empty: name at least one step, e.g. 'U*3 F*2 U*10'"
+
+
 def _replay(args) -> int:
     from .. import scenarios
     from ..sched.scheduler import ScheduleError
@@ -122,9 +137,12 @@ def _replay(args) -> int:
     try:
         scn = scenarios.get(args.scenario)
         fixes = parse_fixes(args.fixes)
+        refused = _empty_schedule_error(args.schedule)
+        if refused:
+            return _fail(refused)
         rep = replay(scn, args.schedule, fixes=fixes)
-    except (ValueError, TypeError, ScheduleError) as err:
-        return _fail(str(err))
+    except (ValueError, TypeError, ScheduleError, OverflowError, MemoryError) as err:
+        return _fail(str(err) or type(err).__name__)
     print(rep.trace)
     print()
     if rep.violation:

@@ -121,20 +121,21 @@ class Replay:
 
 
 def replay(scenario, schedule, fixes=None) -> Replay:
-    """Run ``schedule`` (a Schedule or its text) on ``scenario``; deterministic.
-    Raises ScheduleError naming the step when a task in it cannot run there."""
+    """Run ``schedule`` (a Schedule, its text or a list of task names) on ``scenario``
+    until the first violation; deterministic. Raises ScheduleError naming the step when a
+    task in it cannot run there (a repeat count is never expanded: ``U*99999999`` fails
+    at the step after U's last)."""
     from .. import scenarios
 
     scn = scenarios.get(scenario)
-    if isinstance(schedule, str):
-        schedule = Schedule.parse(schedule)
-    sched = Scheduler(scn, _fixes(fixes))
+    fixes = _fixes(fixes)
+    Schedule.runs_of(schedule)  # a bad schedule fails before the world is built
+    sched = Scheduler(scn, fixes)
     violation = None
-    for name in schedule:
+    for _ev in sched.take(schedule):
+        violation = violation_of(scn, sched)
         if violation is not None:
             break
-        sched.step(name)
-        violation = violation_of(scn, sched)
     return Replay(sched, violation)
 
 
@@ -148,6 +149,14 @@ def _fixes(fixes):
     if not isinstance(fixes, Fixes):
         raise TypeError(f"fixes must be a Fixes, not {type(fixes).__name__}")
     return fixes
+
+
+def _count(value, name, least):
+    """``value`` as an int argument (a bool is not a count), at least ``least``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if least is not None and value < least:
+        raise ValueError(f"{name} must be >= {least}, not {value}")
 
 
 class _Search:
@@ -205,7 +214,7 @@ class _Search:
     def leaf(self, sched, violation):
         r = self.result
         r.schedules += 1
-        if self.progress is not None and r.schedules % 25 == 0:
+        if self.progress is not None:
             self.progress(r.schedules, r.bound)
         if violation is None:
             return
@@ -278,7 +287,7 @@ def explore(
     with a violation is explored to its end and the shortest counterexample reported.
     ``random`` and ``pct`` (probabilistic concurrency testing, with ``max_preemptions``+1
     priority change points) run ``max_schedules`` (default 1000) seeded runs.
-    ``progress(schedules, bound)`` is called as the search goes. With ``cache`` (dfs
+    ``progress(schedules, bound)`` is called after each schedule. With ``cache`` (dfs
     only), a state already explored with no more preemptions and steps is not explored
     again (``pruned`` counts them); without it, ``schedules`` is the plain count of
     interleavings within the bound.
@@ -287,14 +296,18 @@ def explore(
 
     scn = scenarios.get(scenario)
     fixes = _fixes(fixes)
-    if isinstance(max_preemptions, bool) or not isinstance(max_preemptions, int):
-        raise TypeError("max_preemptions must be an int")
-    if max_preemptions < 0:
-        raise ValueError(f"max_preemptions must be >= 0, not {max_preemptions}")
+    _count(max_preemptions, "max_preemptions", 0)
+    if not isinstance(strategy, str):
+        raise TypeError(f"strategy must be a str, not {type(strategy).__name__}")
     if strategy not in ("dfs", "random", "pct"):
         raise ValueError(f"strategy must be 'dfs', 'random' or 'pct', not {strategy!r}")
-    if max_schedules is not None and (not isinstance(max_schedules, int) or max_schedules < 1):
-        raise ValueError("max_schedules must be a positive int or None")
+    _count(seed, "seed", None)
+    if max_schedules is not None:
+        _count(max_schedules, "max_schedules", 1)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, not {type(progress).__name__}")
+    if not isinstance(cache, bool):
+        raise TypeError(f"cache must be a bool, not {type(cache).__name__}")
     result = ExploreResult(scn, fixes, strategy, max_preemptions)
     search = _Search(scn, fixes, result, max_schedules, progress, cache and strategy == "dfs")
     t0 = time.perf_counter()

@@ -76,14 +76,16 @@ def stable_items_consistent(w, quiescent):
 
 
 def unstable_tree_consistent(w, quiescent):
-    """During a ksmd pass, each unstable tree holds only unstable items inserted in this
-    pass. (Between passes, and during run=2, the roots may still point at an older tree,
-    which nothing reads: the next pass starts by discarding it.)"""
+    """During a ksmd pass, each unstable tree ksmd may descend (those of the layout in
+    force) holds only unstable items inserted in this pass and linked there. (Between
+    passes, and during run=2, the roots may still point at an older tree, which nothing
+    reads: the next pass starts by discarding it; with merge_across_nodes=1 the roots
+    of nodes 1.. are not read, nor discarded, at all.)"""
     ksm = w.ksm
     if ksm.ksm_scan.mm_slot is ksm.head or ksm.run != 1:
         return None
     seqnr = ksm.ksm_scan.seqnr & 0xFF
-    for tree in ksm.root_unstable_tree:
+    for tree in ksm.root_unstable_tree[: ksm.ksm_nr_node_ids]:
         for item in tree:
             if not item.unstable or item.seqnr != seqnr or item.tree is not tree:
                 return f"{item!r} is in {tree.name} but is not an unstable item of this pass"

@@ -3,16 +3,21 @@
 
 Every expected answer is computed by running the model (a ``Kernel`` or a scenario
 replay), never typed in, and the same model runs give the typical wrong answers, so the
-feedback can say *why* an answer is wrong.
+feedback can say *why* an answer is wrong. The words (title, prompt, options, hints,
+explanation, mistake messages) come from the notebook's data file (``texts``), or from
+``text`` when given.
 
->>> from ksmlab.exercises.base import ChoiceExercise, Option
->>> ex = ChoiceExercise("00.demo", "00_index", "Demo", "Which is a KSM counter?",
-...     [Option("a", "pages_shared"), Option("b", "page_faults", "that is not a KSM counter")],
-...     correct="a", hints=["look in /sys/kernel/mm/ksm"], explanation="It is.")
+>>> from ksmlab.exercises.base import ChoiceExercise
+>>> ex = ChoiceExercise("00.demo", "00_index", "a", text={
+...     "title": "Demo", "prompt": "Which is a KSM counter?",
+...     "options": {"a": ["pages_shared"], "b": ["page_faults", "that is not a KSM counter"]},
+...     "hints": ["look in /sys/kernel/mm/ksm"], "explanation": "It is."})
 >>> print(ex.check("b"))
 ✗ Not yet. that is not a KSM counter
 >>> ex.check("A").correct
 True
+>>> print(ex.check(None))
+… No answer yet: replace None with one of the letters 'a', 'b', then run the cell again.
 >>> ex.revealed
 False
 """
@@ -25,6 +30,8 @@ from ..check.explore import violation_of
 from ..fixes import Fixes
 from ..sched.schedule import Schedule
 from ..sched.scheduler import ScheduleError, Scheduler
+from . import texts
+from .runs import RunRecord
 
 __all__ = [
     "Text",
@@ -49,20 +56,25 @@ class Text(str):
 class Feedback:
     """The verdict on one answer: ``correct``, a ``message`` saying why, and ``mistake``,
     a short key naming the recognised mistake (None when right or not recognised).
-    ``valid`` is False when the answer could not be read at all."""
+    ``valid`` is False when the answer could not be read at all; an answer still left at
+    None is not an error, and gets a neutral prompt (``mistake`` "no-answer")."""
 
-    def __init__(self, correct, message, mistake=None, valid=True, exercise_id=None):
+    def __init__(self, correct, message, mistake=None, valid=True, exercise_id=None,
+                 facts=()):
         self.correct = bool(correct)
         self.message = str(message)
         self.mistake = mistake
         self.valid = valid
         self.exercise_id = exercise_id
+        self.facts = tuple(facts)  # for a clean schedule: the facts its message states
 
     def __bool__(self) -> bool:
         return self.correct
 
     @property
     def headline(self) -> str:
+        if self.mistake == "no-answer":
+            return "… No answer yet:"
         if not self.valid:
             return "⚠ Cannot check this answer."
         return "✓ Right." if self.correct else "✗ Not yet."
@@ -74,12 +86,17 @@ class Feedback:
         return f"<Feedback correct={self.correct} mistake={self.mistake!r}: {self.message[:60]!r}>"
 
     def _repr_markdown_(self) -> str:
-        body = self.message.replace("\n", "  \n")
-        return f"**{self.headline}** {body}"
+        lines = self.message.split("\n")
+        body = "\n".join(ln if ln.startswith("- ") or not ln else ln + "  " for ln in lines)
+        return f"**{self.headline}** {body.rstrip()}"
 
 
 class BadAnswer(Exception):
     """Raised by an exercise's parser: the answer has the wrong type or format."""
+
+
+class NoAnswer(BadAnswer):
+    """Raised by an exercise's parser: there is no answer yet (an untouched stepper)."""
 
 
 def _is_int(value) -> bool:
@@ -93,16 +110,33 @@ class Exercise:
     kind = "exercise"
     answer_format = ""
 
-    def __init__(self, id, notebook, title, prompt, hints=(), explanation=""):
+    def __init__(self, id, notebook, fmt=None, text=None):
         self.id = id
         self.notebook = notebook
-        self.title = title
-        self.prompt = prompt
-        self.hints = tuple(hints)
-        self.explanation = explanation
+        self.text = dict(texts.get(notebook, id) if text is None else text)
+        self._fmt = dict(fmt or {})
+        self.title = self._words("title")
+        self.prompt = self._words("prompt")
+        self.hints = tuple(self._format(h) for h in self.text.get("hints", ()))
+        self.explanation = self._words("explanation")
         self.hints_given = 0
         self.revealed = False
         self._cache = {}
+
+    def _format(self, words: str) -> str:
+        return words.format(**self._fmt) if self._fmt else words
+
+    def _words(self, key, group=None) -> str:
+        """The text called ``key`` (in ``group``, e.g. "mistakes"), with ``fmt`` filled in."""
+        where = self.text if group is None else self.text.get(group, {})
+        if key not in where:
+            place = key if group is None else f"{group}.{key}"
+            raise KeyError(f"exercise {self.id}: no text {place!r}")
+        return self._format(where[key])
+
+    def _options(self, group) -> list:
+        return [Option(key, *(self._format(t) for t in words))
+                for key, words in self.text[group].items()]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
@@ -117,9 +151,17 @@ class Exercise:
 
     # -- the learner's side -------------------------------------------------------------
     def check(self, answer) -> Feedback:
-        """The verdict on ``answer``; a badly formed answer gives a message, not an error."""
+        """The verdict on ``answer``; a badly formed answer gives a message, not an error,
+        and None (the answer cell as the notebook ships it) a neutral prompt."""
+        if answer is None:
+            return Feedback(False, f"replace None with {self.answer_format}, then run the "
+                            "cell again.", mistake="no-answer", valid=False,
+                            exercise_id=self.id)
         try:
             value = self._parse(answer)
+        except NoAnswer as none:
+            return Feedback(False, str(none), mistake="no-answer", valid=False,
+                            exercise_id=self.id)
         except BadAnswer as bad:
             return Feedback(False, str(bad), mistake="bad-input", valid=False,
                             exercise_id=self.id)
@@ -184,15 +226,14 @@ class Exercise:
 class NumericExercise(Exercise):
     """Predict one or more counts (``fields``). ``compute()`` runs the model and returns
     the counts (an int, or a tuple in the order of ``fields``); ``mistakes(expected)``
-    (given the int itself when there is one field)
-    returns ``(value, key, message)`` for the typical wrong answers, computed from the
-    model as well."""
+    (given the int itself when there is one field) returns ``(value, key)`` for the typical
+    wrong answers, computed from the model as well; the message for each key is the text's
+    ``mistakes[key]``."""
 
     kind = "numeric"
 
-    def __init__(self, id, notebook, title, prompt, fields, compute, mistakes=None,
-                 hints=(), explanation=""):
-        super().__init__(id, notebook, title, prompt, hints, explanation)
+    def __init__(self, id, notebook, fields, compute, mistakes=None, fmt=None, text=None):
+        super().__init__(id, notebook, fmt, text)
         self.fields = tuple(fields)
         self._compute = compute
         self._mistakes = mistakes
@@ -215,10 +256,10 @@ class NumericExercise(Exercise):
             exp = self._expected()
             arg = exp[0] if len(exp) == 1 else exp
             out = []
-            for value, key, message in (self._mistakes(arg) if self._mistakes else ()):
+            for value, key in (self._mistakes(arg) if self._mistakes else ()):
                 value = value if isinstance(value, tuple) else (value,)
                 if value != exp and all(v != value for v, _, _ in out):
-                    out.append((value, key, message))
+                    out.append((value, key, self._words(key, "mistakes")))
             return out
 
         return self._memo("mistakes", run)
@@ -332,16 +373,16 @@ def _norm_key(text: str) -> str:
 
 class ChoiceExercise(Exercise):
     """Pick one option. ``correct`` is the key, or a callable computing it from the model.
-    The options are shown in an order fixed by the exercise id and relabelled a, b, c..."""
+    The options (the text's ``options``: key -> [text, why it is wrong]) are shown in an
+    order fixed by the exercise id and relabelled a, b, c..."""
 
     kind = "choice"
 
-    def __init__(self, id, notebook, title, prompt, options, correct, hints=(),
-                 explanation=""):
-        self.options, self._relabel = _shuffled(id, options)
+    def __init__(self, id, notebook, correct, fmt=None, text=None):
+        super().__init__(id, notebook, fmt, text)
+        self.options, self._relabel = _shuffled(id, self._options("options"))
         self._correct = correct
-        prompt = prompt + "\n\n" + "\n".join(f"- **{o.key}**) {o.text}" for o in self.options)
-        super().__init__(id, notebook, title, prompt, hints, explanation)
+        self.prompt += "\n\n" + "\n".join(f"- **{o.key}**) {o.text}" for o in self.options)
         keys = ", ".join(repr(o.key) for o in self.options)
         self.answer_format = f"one of the letters {keys}"
 
@@ -388,20 +429,20 @@ _NO = {"no", "n", "false"}
 
 class YesNoExercise(Exercise):
     """Answer yes or no, and pick the reason: ``("no", "b")``. ``compute()`` runs the model
-    and returns the right yes/no as a bool; ``wrong_verdict`` explains the opposite answer;
-    each wrong reason's ``why`` says what is wrong with it."""
+    and returns the right yes/no as a bool; the text's ``wrong_verdict`` explains the
+    opposite answer, and each wrong reason's ``why`` (the text's ``reasons``) says what is
+    wrong with it; ``reason`` is the key of the right one."""
 
     kind = "yes/no"
 
-    def __init__(self, id, notebook, title, prompt, reasons, reason, compute, wrong_verdict,
-                 hints=(), explanation=""):
-        self.reasons, relabel = _shuffled(id, reasons)
+    def __init__(self, id, notebook, compute, reason="a", fmt=None, text=None):
+        super().__init__(id, notebook, fmt, text)
+        self.reasons, relabel = _shuffled(id, self._options("reasons"))
         self._reason = relabel[reason]
         self._compute = compute
-        self.wrong_verdict = wrong_verdict
-        prompt = (prompt + "\n\nReasons:\n"
-                  + "\n".join(f"- **{o.key}**) {o.text}" for o in self.reasons))
-        super().__init__(id, notebook, title, prompt, hints, explanation)
+        self.wrong_verdict = self._words("wrong_verdict")
+        self.prompt += ("\n\nReasons:\n"
+                        + "\n".join(f"- **{o.key}**) {o.text}" for o in self.reasons))
         keys = "/".join(o.key for o in self.reasons)
         self.answer_format = f'a pair ("yes" or "no", one of the reason letters {keys})'
 
@@ -484,36 +525,50 @@ def fixes_code(fixes: Fixes) -> str:
 class ScheduleExercise(Exercise):
     """Find a schedule of the scenario's tasks that breaks its property under ``fixes``.
 
-    Any schedule that ends in a violation is accepted. ``diagnose(sched)`` explains a
-    schedule that ran clean; it gets a ``Scheduler`` after the learner's steps, whose
-    ``facts`` dict was filled by ``probe(sched, facts)`` after every step."""
+    Any schedule that ends in a violation is accepted. A schedule that runs clean is
+    replayed with a ``RunRecord`` of the mappings ``watch(scenario)`` names ((owner,
+    address) pairs); ``story(record)`` returns the facts of that run worth telling and the
+    keys of the text's ``advice`` that apply, and the feedback states exactly those facts.
+    A breaking schedule's feedback compares its preemptions with the explorer's shortest,
+    unless ``tell_shortest`` is False."""
 
     kind = "schedule"
 
-    def __init__(self, id, notebook, title, prompt, scenario, fixes, probe, diagnose,
-                 hints=(), explanation=""):
+    def __init__(self, id, notebook, scenario, fixes, watch, story, fmt=None, text=None,
+                 tell_shortest=True):
         from .. import scenarios
 
+        self.tell_shortest = tell_shortest  # False where a later exercise asks for it
         self.scenario = scenarios.get(scenario)
         self.fixes = fixes
-        self._probe = probe
-        self._diagnose = diagnose
-        super().__init__(id, notebook, title, prompt, hints, explanation)
-        self.answer_format = ("a schedule string such as 'U*3 F*2 U*10' (task letters, "
-                              "NAME*N for N steps in a row), a list of task letters, or a "
-                              "Scheduler whose steps you took")
+        self._watch = watch
+        self._story = story
+        fmt = {"scenario": self.scenario.name, "scenario_title": self.scenario.title,
+               "fixes": fixes_code(fixes), "property": self.scenario.property, **(fmt or {})}
+        super().__init__(id, notebook, fmt, text)
+        names = self.task_names()
+        self.example = f"{names[0]}*2 {names[-1]}*3"
+        self.answer_format = (f"a schedule string such as '{self.example}' (the task letters "
+                              f"{', '.join(names)}, in either case; NAME*N for N steps in a "
+                              "row), a list of task letters, or the stepper you played")
+
+    def task_names(self) -> list:
+        """The scenario's task names, sorted."""
+        return [n for n, _ in self._tasks()]
+
+    def _tasks(self):
+        def run():
+            k = self.scenario.build(self.fixes)
+            tasks = self.scenario.tasks(k)
+            for _, _, gen in tasks:
+                gen.close()
+            return sorted((n, title) for n, title, _ in tasks)
+
+        return self._memo("tasks", run)
 
     def task_table(self) -> Text:
         """The racing tasks, by letter."""
         return Text("\n".join(f"- **{n}**: {title}" for n, title in self._tasks()))
-
-    def _tasks(self) -> list:
-        """(letter, title) of each racing task, in the scenario's order."""
-        k = self.scenario.build(self.fixes)
-        tasks = self.scenario.tasks(k)
-        for _, _, gen in tasks:
-            gen.close()
-        return [(n, title) for n, title, _ in tasks]
 
     def _expected(self):
         """The explorer's shortest counterexample (a ``Counterexample``)."""
@@ -548,13 +603,18 @@ class ScheduleExercise(Exercise):
         elif isinstance(getattr(answer, "schedule", None), (Schedule, str, list, tuple)):
             return self._parse(answer.schedule)
         else:
-            raise BadAnswer("Give the schedule as a str like 'U*3 F*2 U*10', a list of task "
-                            f"letters, or a Scheduler, not a {type(answer).__name__}.")
+            raise BadAnswer(f"Give the schedule as a str like '{self.example}', a list of "
+                            f"task letters, or a Scheduler, not a {type(answer).__name__}.")
         if not steps:
-            raise BadAnswer("The schedule is empty: no step has been taken yet. Click the "
-                            "task buttons (or name task steps, e.g. 'U*3 F*2 U*10') until "
-                            "the property breaks, then check again.")
-        return Schedule._trusted(tuple(steps))
+            raise NoAnswer("no step has been taken. Click the task buttons (or give task "
+                           f"steps as text, e.g. '{self.example}') until the property "
+                           "breaks, then run this cell again.")
+        names = {n.lower(): n for n in self.task_names()}
+        unknown = sorted({n for n in steps if n.lower() not in names})
+        if unknown:
+            raise BadAnswer(f"{', '.join(map(repr, unknown))} is not a task of this scenario; "
+                            f"its tasks are {', '.join(names.values())} (either case).")
+        return Schedule._trusted(tuple(names[n.lower()] for n in steps))
 
     def _unrunnable(self, steps):
         """Why ``steps`` cannot be taken (the ScheduleError and what could run), or None."""
@@ -584,14 +644,15 @@ class ScheduleExercise(Exercise):
             if used < len(value):
                 tail = (f" The violation came at step {used}; the {len(value) - used} steps "
                         "after it were not needed.")
-            best = self._expected()
-            msg = (f"Your schedule breaks the property: {rep.violation}. "
-                   f"It has {rep.preemptions} preemption(s); the explorer's shortest needs "
-                   f"{best.preemptions}.{tail}{self._with_fixes(value)}")
+            msg = f"Your schedule breaks the property: {rep.violation}."
+            if self.tell_shortest:
+                msg += (f" It has {rep.preemptions} preemption(s); the explorer's shortest "
+                        f"needs {self._expected().preemptions}.")
+            msg += tail + self._with_fixes(value)
             rep.scheduler.close()
             return Feedback(True, msg)
         rep.scheduler.close()
-        return Feedback(False, self._why_clean(value), mistake="clean")
+        return self._why_clean(value)
 
     def _with_fixes(self, steps) -> str:
         s = Scheduler(self.scenario, Fixes.all())
@@ -607,23 +668,31 @@ class ScheduleExercise(Exercise):
             s.close()
         return " With every fix on, the same schedule runs clean."
 
-    def _why_clean(self, steps) -> str:
+    def clean_run(self, steps):
+        """Replay ``steps`` with a record: (facts, advice keys, tasks left unfinished)."""
         s = Scheduler(self.scenario, self.fixes)
-        s.facts = {}
         try:
+            rec = RunRecord(s, self._watch(self.scenario))
             for name in steps:
                 s.step(name)
-                self._probe(s, s.facts)
-            why = self._diagnose(s)
-            unfinished = [n for n, t in sorted(s.tasks.items()) if not t.done]
-            msg = f"This schedule runs clean: nothing is broken. {why}"
-            if unfinished and s.oops is None:
-                msg += (f" Also, your schedule stops with {', '.join(unfinished)} not finished; "
-                        "the property is judged once every task has ended, so play the "
-                        "remaining steps too.")
-            return msg
+                rec.record()
+            facts, advice = self._story(rec)
+            unfinished = [] if s.oops is not None else [
+                n for n, t in sorted(s.tasks.items()) if not t.done]
+            return facts, advice, unfinished
         finally:
             s.close()
+
+    def _why_clean(self, steps) -> Feedback:
+        facts, advice, unfinished = self.clean_run(steps)
+        told = "\n".join(f"- {f}" for f in facts)
+        msg = f"This schedule runs clean: nothing is broken. What happened:\n\n{told}\n\n"
+        msg += " ".join(self._words(key, "advice") for key in advice)
+        if unfinished:
+            msg += (f" Also, your schedule stops with {', '.join(unfinished)} not finished; "
+                    "the property is judged once every task has ended, so play the "
+                    "remaining steps too.")
+        return Feedback(False, msg, mistake="clean", facts=facts)
 
     def _typical_answers(self) -> list:
         """Each task run to its end before the next starts (no preemption), in each order

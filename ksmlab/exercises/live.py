@@ -1,10 +1,11 @@
 """Exercises of notebook 09: the same workload on the model and on a real kernel.
 
 The answers come from the live lab's comparison (the model side, and the kernel side as
-recorded on a 6.18 machine), never from typed-in numbers.
+recorded on a 6.18 machine), never from typed-in numbers; the words are in
+``text/09_live_kernel.json``.
 """
 
-from .base import ChoiceExercise, NumericExercise, Option
+from .base import ChoiceExercise, NumericExercise
 
 __all__ = ["exercises"]
 
@@ -22,9 +23,11 @@ def _after_pass(observations, n):
 
 
 def _describe(name) -> str:
+    """The workload's steps as the comparison table writes them, numbered as its rows."""
     from ..live import get
+    from ..live.workload import step_text
 
-    return "\n".join(f"    {i}: {step}" for i, step in enumerate(get(name).steps))
+    return "\n".join(f"{i:>4} {step_text(step)}" for i, step in enumerate(get(name).steps, 1))
 
 
 def _duplicates_pass2():
@@ -38,31 +41,10 @@ def _first_difference(name):
 
 
 def exercises():
-    out = []
-
     def duplicates_mistakes(exp):
         shared, sharing = exp
-        return [
-            ((shared, shared + sharing), "counted-ksm-page",
-             "pages_sharing leaves out the KSM page itself: it counts the mappings that share "
-             "it, which is the memory saved."),
-            ((sharing, shared), "swapped", "Those are the two counters the other way round."),
-            ((0, 0), "first-pass",
-             "That is the state after the first pass, which only records checksums."),
-        ]
-
-    out.append(NumericExercise(
-        "09.duplicates-pass2", NB, "The kernel agrees",
-        "The built-in workload `duplicates` runs these steps on the model and on the kernel:\n"
-        f"```\n{_describe('duplicates')}\n```\n"
-        "After the second ksmd pass both sides show the same counters. Predict "
-        "pages_shared and pages_sharing.",
-        ("pages_shared", "pages_sharing"), _duplicates_pass2, duplicates_mistakes,
-        hints=["Count the distinct contents that appear on at least two pages.",
-               "pages_sharing counts every mapping of a KSM page but the first."],
-        explanation="One KSM page per duplicated content (pages_shared); every further page "
-                    "with that content is a page saved (pages_sharing). The kernel's own "
-                    "counters say the same."))
+        return [((shared, shared + sharing), "counted-ksm-page"), ((sharing, shared), "swapped"),
+                ((0, 0), "first-pass")]
 
     def existing_answer():
         d = _first_difference("merge-into-existing")
@@ -70,52 +52,20 @@ def exercises():
 
     def existing_mistakes(exp):
         model, kernel = exp
-        return [
-            ((model, model), "no-difference",
-             "Linux 6.18 does not merge it on that pass: since 6.11 a page that is not yet a "
-             "KSM page must keep its checksum for one pass before the stable tree is "
-             "searched."),
-            ((kernel, model), "swapped",
-             "The other way round: 3.9 searches the stable tree first, so the model merges "
-             "at once."),
-            ((kernel, kernel), "both-late",
-             "3.9 merges a page identical to an existing KSM page on its first visit."),
-        ]
-
-    out.append(NumericExercise(
-        "09.merge-into-existing", NB, "Where the kernel has moved on",
-        "The workload `merge-into-existing`:\n"
-        f"```\n{_describe('merge-into-existing')}\n```\n"
-        "Process `b` writes a page equal to `a`'s KSM page. After `b`'s first pass, predict "
-        "pages_sharing on the 3.9 model and on Linux 6.18.",
-        ("pages_sharing on the model", "pages_sharing on the kernel"),
-        existing_answer, existing_mistakes,
-        hints=["In 3.9, cmp_and_merge_page searches the stable tree before it looks at the "
-               "checksum.",
-               "In 6.11 and later, a page that is not a KSM page is checked for volatility "
-               "first."],
-        explanation="3.9 merges b's page into the existing KSM page at once; 6.11+ "
-                    "(d58a361b0350) waits one pass, so the kernel is one behind until the "
-                    "next pass, after which both agree again."))
+        return [((model, model), "no-difference"), ((kernel, model), "swapped"),
+                ((kernel, kernel), "both-late")]
 
     def which_commit():
         commit = _first_difference("merge-into-existing").known.commit
         return {"d58a361b0350": "a"}.get(commit, "d")
 
-    out.append(ChoiceExercise(
-        "09.why-differ", NB, "Which change explains the difference",
-        "In the `merge-into-existing` comparison the kernel merges one pass later than the "
-        "model. Which kernel change explains it?",
-        [Option("a", "6.11: the checksum test moved before the stable-tree search "
-                     "(d58a361b0350)"),
-         Option("b", "6.7: smart scan skips pages that rarely change",
-                "the live lab turns smart_scan off before it runs anything."),
-         Option("c", "4.13: max_page_sharing limits how many pages share one KSM page",
-                "the workload has far fewer than 256 identical pages."),
-         Option("d", "4.11: use_zero_pages merges zero-filled pages with the zero page",
-                "the live lab keeps use_zero_pages at 0, and the page is not zero-filled.")],
-        which_commit,
-        hints=["Which settings does the live lab change before it runs a workload?"],
-        explanation="Every difference the lab reports is named with the commit that caused "
-                    "it; this one is d58a361b0350."))
-    return out
+    return [
+        NumericExercise("09.duplicates-pass2", NB, ("pages_shared", "pages_sharing"),
+                        _duplicates_pass2, duplicates_mistakes,
+                        fmt={"steps": _describe("duplicates")}),
+        NumericExercise("09.merge-into-existing", NB,
+                        ("pages_sharing on the model", "pages_sharing on the kernel"),
+                        existing_answer, existing_mistakes,
+                        fmt={"steps": _describe("merge-into-existing")}),
+        ChoiceExercise("09.why-differ", NB, which_commit),
+    ]

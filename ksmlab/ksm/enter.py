@@ -1,5 +1,6 @@
 """Registering mms with KSM: madvise, fork and exit, and where a new mm_slot goes."""
 
+from ..mm.mman import MADV_MERGEABLE
 from ..sched.points import Point
 from .state import KSM_RUN_UNMERGE, MmSlot
 from .unmerge import unmerge_ksm_pages
@@ -62,8 +63,6 @@ def ksm_madvise(w, vma, start, end, advice):
     """ksm_madvise(): MADV_MERGEABLE registers the mm and flags the area;
     MADV_UNMERGEABLE breaks the KSM pages in it and clears the flag (rmap_items stay
     until ksmd next passes)."""
-    from ..mm.madvise import MADV_MERGEABLE
-
     mm = vma.mm
     if advice == MADV_MERGEABLE:
         if vma.mergeable:

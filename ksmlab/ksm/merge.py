@@ -6,6 +6,7 @@ from ..mm.memory import VM_FAULT_WRITE, follow_page, handle_mm_fault
 from ..mm.mm_types import ksm_test_exit
 from ..mm.page import KsmMapping, PageAnon, page_stable_node, put_page
 from ..mm.pte import Present
+from ..mm.rmap import page_address_in_vma
 from ..sched.locks import lock_page, trylock_page, unlock_page
 from ..sched.points import Point
 from .rmap_item import remove_rmap_item_from_tree
@@ -36,14 +37,18 @@ def calc_checksum(page) -> int:
     return zlib.crc32(page.content, 17)
 
 
-def write_protect_page(w, vma, addr, page):
+def write_protect_page(w, vma, page):
     """write_protect_page(): make the PTE read-only and clean; returns the PTE now there
     (the ``orig_pte`` replace_page checks), or None on failure.
 
-    Only a writable or dirty PTE is checked for unexpected references (a GUP pin, I/O):
-    mapcount + our reference + the swap cache must account for every reference.
-    (The kernel finds ``addr`` from the page; the model passes the rmap_item's.)
+    The address comes from the page (page_address_in_vma), which refuses a KSM page and
+    an anonymous page of another anon_vma family: a KSM page is never merged into
+    another. Only a writable or dirty PTE is checked for unexpected references (a GUP
+    pin, I/O): mapcount + our reference + the swap cache must account for every one.
     """
+    addr = page_address_in_vma(page, vma)
+    if addr < 0:
+        return None
     mm = vma.mm
     pte = mm.ptes.get(addr)
     if pte.__class__ is not Present or pte.page is not page:
@@ -59,8 +64,12 @@ def write_protect_page(w, vma, addr, page):
     return pte
 
 
-def replace_page(w, vma, addr, page, kpage, orig_pte) -> bool:
-    """replace_page(): point the PTE at ``kpage`` read-only and drop ``page``."""
+def replace_page(w, vma, page, kpage, orig_pte) -> bool:
+    """replace_page(): point the PTE at ``kpage`` read-only and drop ``page`` (found, as
+    in write_protect_page, by page_address_in_vma)."""
+    addr = page_address_in_vma(page, vma)
+    if addr < 0:
+        return False
     mm = vma.mm
     if mm.ptes.get(addr) is not orig_pte:
         return False
@@ -80,9 +89,12 @@ def _try_to_free_swap(w, page):
         w.swap.delete_from_swap_cache(w.mem, page)
 
 
-def try_to_merge_one_page(w, vma, addr, page, kpage) -> int:
-    """try_to_merge_one_page(): ``page`` at ``addr`` becomes ``kpage`` (or, with no kpage,
-    the page itself becomes a KSM page with no stable node yet). 0 on success."""
+def try_to_merge_one_page(w, vma, page, kpage) -> int:
+    """try_to_merge_one_page(): ``page`` becomes ``kpage`` (or, with no kpage, the page
+    itself becomes a KSM page with no stable node yet). 0 on success.
+
+    Simplification: no transparent huge page to split, no VM_LOCKED area to re-mlock
+    (the model has neither THP nor mlock)."""
     if page is kpage:  # a forked KSM page merges with itself
         return 0
     if not vma.mergeable or not PageAnon(page):
@@ -90,13 +102,13 @@ def try_to_merge_one_page(w, vma, addr, page, kpage) -> int:
     if not trylock_page(w, page):  # never waits: try again next pass
         return -14
     err = -14
-    orig_pte = write_protect_page(w, vma, addr, page)
+    orig_pte = write_protect_page(w, vma, page)
     if orig_pte is not None:
         if kpage is None:
             page.mapping = KsmMapping(None)  # set_page_stable_node(page, NULL)
             err = 0
         elif memcmp_pages(page, kpage) == 0:
-            err = 0 if replace_page(w, vma, addr, page, kpage, orig_pte) else -14
+            err = 0 if replace_page(w, vma, page, kpage, orig_pte) else -14
     unlock_page(w, page)
     return err
 
@@ -112,7 +124,7 @@ def try_to_merge_with_ksm_page(w, item, page, kpage):
         vma = mm.find_vma(item.address)
         if vma is None:
             return err
-        err = try_to_merge_one_page(w, vma, item.address, page, kpage)
+        err = try_to_merge_one_page(w, vma, page, kpage)
         if err:
             return err
         # the unstable nid shares storage with the stable anon_vma: remove first
@@ -140,6 +152,8 @@ def break_ksm(w, vma, addr):
 
     3.9 looks with FOLL_MIGRATION (5117b3b835f2), so a page under migration is waited for;
     before the fix a migration entry reads as "nothing here" and the KSM page escapes.
+    The loop ends only on VM_FAULT_WRITE: the model's faults never fail (no SIGBUS,
+    SIGSEGV or OOM).
     """
     foll_migration = w.fixes.follow_page_migration_wait
     while True:

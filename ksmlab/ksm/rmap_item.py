@@ -53,7 +53,8 @@ def remove_rmap_item_from_tree(w, item):
             ksm.root_unstable_tree[item.nid].erase(item)
         ksm.pages_unshared -= 1
         item.unstable = False
-    yield _REMOVED
+    if w.interleaved:
+        yield _REMOVED
 
 
 def free_rmap_item(w, item):
@@ -76,7 +77,8 @@ def get_next_rmap_item(w, slot, addr):
         del lst[scan.rmap_list]
         yield from remove_rmap_item_from_tree(w, item)
         free_rmap_item(w, item)
-    yield _ALLOC_ITEM
+    if w.interleaved:
+        yield _ALLOC_ITEM
     item = RmapItem(slot.mm, addr)
     lst.insert(scan.rmap_list, item)
     ksm.rmap_items += 1

@@ -19,6 +19,10 @@ _PRUNE_NEXT = Point("scan_get_next_rmap_item:prune_migrate_nodes", "one exile ch
 _NEXT_ADDR = Point("scan_get_next_rmap_item:cond_resched", "between addresses")
 _MM_DONE = Point("scan_get_next_rmap_item:up_read", "finished an mm and moved the cursor on")
 _DO_SCAN = Point("ksm_do_scan:cond_resched", "between pages, still holding ksm_thread_mutex")
+_SLEEP = Point(
+    "ksm_scan_thread:schedule_timeout",
+    "ksmd sleeps sleep_millisecs between batches, ksm_thread_mutex let go",
+)
 
 
 def scan_get_next_rmap_item(w):
@@ -39,7 +43,9 @@ def scan_get_next_rmap_item(w):
                 if page is not None:
                     put_page(w.mem, page)
                 yield _PRUNE_NEXT
-        for tree in ksm.root_unstable_tree:
+        # only the roots of the layout in force (3.9, ef53d16cded7): with
+        # merge_across_nodes=1 the other nodes' roots keep whatever they held
+        for tree in ksm.root_unstable_tree[: ksm.ksm_nr_node_ids]:
             tree.clear()
         slot = ksm.list_next(head)  # [ksm_mmlist_lock]
         scan.mm_slot = slot
@@ -69,7 +75,8 @@ def scan_get_next_rmap_item(w):
                     mm.mmap_sem.up_read(w)
                     return item, page
                 scan.address = addr + PAGE_SIZE
-                yield _NEXT_ADDR
+                if w.interleaved:
+                    yield _NEXT_ADDR
         if ksm_test_exit(mm):
             scan.address = 0
             scan.rmap_list = 0
@@ -98,7 +105,8 @@ def ksm_do_scan(w, scan_npages):
     Returns how many pages went through cmp_and_merge_page."""
     done = 0
     for _ in range(scan_npages):
-        yield _DO_SCAN
+        if w.interleaved:
+            yield _DO_SCAN
         item, page = yield from scan_get_next_rmap_item(w)
         if item is None:
             break
@@ -139,13 +147,18 @@ class _RunMerge:
 def ksm_scan_thread(w, passes=1, batches=None):
     """ksm_scan_thread(): sleep until run=1, then batches of pages_to_scan until
     ``passes`` full passes are done (or nothing is registered), or after ``batches``
-    batches if that comes first. Returns pages scanned."""
+    batches if that comes first; between two batches it sleeps without the mutex (a
+    sysfs write can come in there). Returns pages scanned.
+
+    Simplification: the sleep is a yield point, not sleep_millisecs of time."""
     ksm = w.ksm
     total = 0
     done = 0
     for _ in range(passes):
         seqnr = ksm.ksm_scan.seqnr
         while True:
+            if done:
+                yield _SLEEP
             while not ksm.run & KSM_RUN_MERGE:
                 yield Blocked("ksm_scan_thread:wait_event", _RunMerge(ksm),
                               "ksmd sleeps until run=1 is written")

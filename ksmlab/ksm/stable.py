@@ -124,7 +124,7 @@ def remove_all_stable_nodes(w):
     for nid in range(ksm.ksm_nr_node_ids):
         tree = ksm.root_stable_tree[nid]
         if ksm.best_effort_removal:
-            for node in list(tree.nodes):
+            for node in tree.nodes:  # rb_first()/rb_next(), taken before any removal
                 if node.tree is tree and (yield from remove_stable_node(w, node)):
                     err = -16
                 yield _REMOVE_ALL_NEXT
@@ -157,21 +157,22 @@ def stable_tree_search(w, page):
     nid = ksm.get_kpfn_nid(w, page.pfn)
     tree = ksm.root_stable_tree[nid]
     while True:  # "again:"
-        lo, hi = 0, len(tree.nodes)
+        node = tree.rb_node  # *new
+        parent, left = None, False
         restart = False
-        while lo < hi:
-            yield _SEARCH_NEXT
-            mid = (lo + hi - 1) // 2
-            node = tree.nodes[mid]
+        while node is not None:
+            if w.interleaved:
+                yield _SEARCH_NEXT
             tree_page = yield from get_ksm_page(w, node, False)
             if tree_page is None:
                 return None
             ret = memcmp_pages(page, tree_page)
             put_page(w.mem, tree_page)
+            parent = node
             if ret < 0:
-                hi = mid
+                node, left = parent.rb_left, True
             elif ret > 0:
-                lo = mid + 1
+                node, left = parent.rb_right, False
             else:
                 # lock and unlock, so that a racing migration notices the raised count
                 tree_page = yield from get_ksm_page(w, node, True)
@@ -192,7 +193,7 @@ def stable_tree_search(w, page):
         ksm.migrate_nodes.remove(page_node)  # the exile is re-placed at the leaf
         page_node.exiled = False
         page_node.nid = nid
-        tree.link(lo, page_node)
+        tree.link(page_node, parent, left)
         page.refcount += 1
         return page
 
@@ -221,26 +222,27 @@ def stable_tree_insert(w, kpage):
     ksm = w.ksm
     nid = ksm.get_kpfn_nid(w, kpage.pfn)
     tree = ksm.root_stable_tree[nid]
-    lo, hi = 0, len(tree.nodes)
-    while lo < hi:
-        yield _INSERT_NEXT
-        mid = (lo + hi - 1) // 2
-        node = tree.nodes[mid]
+    node = tree.rb_node
+    parent, left = None, False
+    while node is not None:
+        if w.interleaved:
+            yield _INSERT_NEXT
         tree_page = yield from get_ksm_page(w, node, False)
         if tree_page is None:
             return None
         ret = memcmp_pages(kpage, tree_page)
         put_page(w.mem, tree_page)
+        parent = node
         if ret < 0:
-            hi = mid
+            node, left = parent.rb_left, True
         elif ret > 0:
-            lo = mid + 1
+            node, left = parent.rb_right, False
         else:
             return None
     yield _ALLOC_NODE
     node = StableNode(w.next_serial(), kpage.pfn, nid)
     kpage.mapping = KsmMapping(node)
-    tree.link(lo, node)
+    tree.link(node, parent, left)
     return node
 
 

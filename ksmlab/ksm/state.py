@@ -1,8 +1,12 @@
 """KSM's structures (``struct stable_node``, ``rmap_item``, ``mm_slot``, ``ksm_scan``) and
-its global state: trees, the mm_slot list, counters, knobs and ``ksm_thread_mutex``."""
+its global state: trees, the mm_slot list, counters, knobs and ``ksm_thread_mutex``.
+
+Simplifications: the slab allocations (alloc_rmap_item, alloc_stable_node, alloc_mm_slot)
+never fail; ``mm_slots_hash`` is a dict and the mm_slot list a Python list.
+"""
 
 from ..sched.locks import Mutex
-from .tree import Tree
+from .tree import RB_SLOTS, Tree, rb_init
 
 __all__ = [
     "StableNode",
@@ -26,7 +30,7 @@ RMAP_ITEM_SIZE = 64  # sizeof(struct rmap_item) on 64-bit, for the profit figure
 class StableNode:
     """``struct stable_node``: one per KSM page; does not pin the page (see get_ksm_page)."""
 
-    __slots__ = ("serial", "kpfn", "nid", "hlist", "exiled", "tree")
+    __slots__ = ("serial", "kpfn", "nid", "hlist", "exiled", "tree") + RB_SLOTS
 
     def __init__(self, serial: int, kpfn: int, nid: int):
         self.serial = serial
@@ -35,6 +39,7 @@ class StableNode:
         self.hlist = []  # rmap_items sharing the page, most recent first
         self.exiled = False  # ``head == &migrate_nodes``
         self.tree = None  # which Tree really holds it (for the oops check only)
+        rb_init(self)  # ``struct rb_node node``
 
     def __repr__(self) -> str:
         n = len(self.hlist)
@@ -42,7 +47,11 @@ class StableNode:
 
 
 class RmapItem:
-    """``struct rmap_item``: KSM's record of one (mm, address) it has visited."""
+    """``struct rmap_item``: KSM's record of one (mm, address) it has visited.
+
+    The kernel packs STABLE_FLAG, UNSTABLE_FLAG and the seqnr into the low bits of
+    ``address`` and overlays the unstable and stable fields; the model keeps separate
+    fields (``tree`` only serves the oops checks)."""
 
     __slots__ = (
         "mm",
@@ -55,7 +64,7 @@ class RmapItem:
         "head",
         "anon_vma",
         "tree",
-    )
+    ) + RB_SLOTS
 
     def __init__(self, mm, address: int):
         self.mm = mm
@@ -70,6 +79,7 @@ class RmapItem:
         )
         self.anon_vma = None
         self.tree = None
+        rb_init(self)  # ``struct rb_node node`` (the unstable tree)
 
     def __repr__(self) -> str:
         state = "stable" if self.stable else "unstable" if self.unstable else "volatile"
@@ -211,14 +221,13 @@ class KsmState:
                     f"a{it.anon_vma.serial if it.anon_vma else '-'} "
                     f"t{it.tree.name if it.tree else '-'}"
                 )
-        for t in self.root_stable_tree:
-            yield f" {t.name}: " + " ".join(
-                f"{n.serial}:{n.kpfn:#x}:{n.nid}:"
+        for t in self.root_stable_tree:  # the shape too: it decides what a descent meets
+            yield f" {t.name}: " + t.shape(
+                lambda n: f"{n.serial}:{n.kpfn:#x}:{n.nid}:"
                 + ",".join(f"{i.mm.owner}@{i.address:#x}" for i in n.hlist)
-                for n in t.nodes
             )
         for t in self.root_unstable_tree:
-            yield f" {t.name}: " + " ".join(f"{i.mm.owner}@{i.address:#x}" for i in t.nodes)
+            yield f" {t.name}: " + t.shape(lambda i: f"{i.mm.owner}@{i.address:#x}")
         yield " migrate_nodes: " + " ".join(
             f"{n.serial}:{n.kpfn:#x}:{n.nid}:"
             + ",".join(f"{i.mm.owner}@{i.address:#x}" for i in n.hlist)

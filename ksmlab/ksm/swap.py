@@ -24,7 +24,10 @@ def _needs_copy(w, page, vma, addr) -> bool:
 
 def ksm_might_need_to_copy(w, page, vma, addr):
     """ksm_might_need_to_copy(): the page do_swap_page should map: ``page`` itself, or a
-    fresh private copy (referenced, not in the swap cache)."""
+    fresh private copy (referenced, not in the swap cache).
+
+    Simplification: the "page not up to date" branch (return the page and let
+    do_swap_page report the read error) has no counterpart: no I/O errors are modelled."""
     if not _needs_copy(w, page, vma, addr):
         return page
     yield _ALLOC

@@ -3,6 +3,7 @@
 import errno
 
 from ..errors import KernelError
+from ..mm.page import PAGE_SIZE
 from ..sched.points import Point
 from .stable import remove_all_stable_nodes
 from .state import KSM_RUN_UNMERGE, RMAP_ITEM_SIZE
@@ -17,6 +18,8 @@ __all__ = [
     "kstrtobool",
     "sysfs_read",
     "sysfs_store",
+    "sysfs_write_file",
+    "SYSFS_WRITE_MAX",
 ]
 
 UINT_MAX = 2**32 - 1
@@ -53,6 +56,9 @@ NOT_MODELLED = (
     "stable_node_chains_prune_millisecs",
     "sleep_millisecs",
 )
+
+#: fill_write_buffer() (3.9 fs/sysfs/file.c) keeps at most PAGE_SIZE - 1 bytes of a write
+SYSFS_WRITE_MAX = PAGE_SIZE - 1
 
 _RUN_DONE = Point("run_store:mutex_unlock", "the run store is done")
 
@@ -112,6 +118,9 @@ def _unsigned(text: str, name: str) -> int:
 
 
 def sysfs_read(w, name: str) -> int:
+    """The ``*_show()`` of ``name``. Counters that came after 3.9 (pages_skipped,
+    ksm_zero_pages, stable_node_chains, stable_node_dups) read 0: their features are not
+    modelled."""
     ksm = w.ksm
     if name == "full_scans":
         return ksm.ksm_scan.seqnr
@@ -122,6 +131,23 @@ def sysfs_read(w, name: str) -> int:
     if name in ("pages_skipped", "ksm_zero_pages", "stable_node_chains", "stable_node_dups"):
         return 0
     return getattr(ksm, name)
+
+
+def sysfs_write_file(w, name: str, buf: bytes):
+    """sysfs_write_file() (3.9 fs/sysfs/file.c): write(2) of ``buf`` to knob ``name``.
+
+    fill_write_buffer() copies at most PAGE_SIZE - 1 bytes into a zeroed page and ends
+    them with a NUL; a 0-byte write stops there and succeeds; otherwise the store sees
+    the text up to the first NUL (the kstrto*() parsers stop there). Returns what
+    write(2) returns: the bytes taken, fewer than ``len(buf)`` for a longer buffer (a
+    short write). Current kernels (kernfs, 3.14) keep PAGE_SIZE bytes instead.
+    """
+    count = min(len(buf), SYSFS_WRITE_MAX)
+    if count == 0:
+        return 0
+    text = bytes(buf[:count]).split(b"\0", 1)[0].decode("latin-1")
+    yield from sysfs_store(w, name, text)
+    return count
 
 
 def sysfs_store(w, name: str, text: str):

@@ -44,11 +44,11 @@ def unstable_tree_search_insert(w, item, page):
     ksm = w.ksm
     nid = ksm.get_kpfn_nid(w, page.pfn)
     tree = ksm.root_unstable_tree[nid]
-    lo, hi = 0, len(tree.nodes)
-    while lo < hi:
-        yield _NEXT
-        mid = (lo + hi - 1) // 2
-        tree_item = tree.nodes[mid]
+    tree_item = tree.rb_node  # *new
+    parent, left = None, False
+    while tree_item is not None:
+        if w.interleaved:
+            yield _NEXT
         tree_page = yield from get_mergeable_page(w, tree_item)
         if tree_page is None:
             return None, None
@@ -56,12 +56,13 @@ def unstable_tree_search_insert(w, item, page):
             put_page(w.mem, tree_page)
             return None, None
         ret = memcmp_pages(page, tree_page)
+        parent = tree_item
         if ret < 0:
             put_page(w.mem, tree_page)
-            hi = mid
+            tree_item, left = parent.rb_left, True
         elif ret > 0:
             put_page(w.mem, tree_page)
-            lo = mid + 1
+            tree_item, left = parent.rb_right, False
         elif not ksm.merge_across_nodes and tree_page.nid != nid:
             put_page(w.mem, tree_page)  # it migrated away: next pass puts it right
             return None, None
@@ -70,6 +71,6 @@ def unstable_tree_search_insert(w, item, page):
     item.unstable = True
     item.seqnr = ksm.ksm_scan.seqnr & 0xFF
     item.nid = nid
-    tree.link(lo, item)
+    tree.link(item, parent, left)
     ksm.pages_unshared += 1
     return None, None

@@ -26,6 +26,12 @@ def page_digest(data) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
+def bench_page(value: int) -> bytes:
+    """A full page for the benchmark: ``value`` as 15 hex digits and a newline, 256 times.
+    The model side of ``python -m ksmlab.bench`` writes the very same bytes."""
+    return (b"%015x\n" % value) * (PAGE_SIZE // 16)
+
+
 def ksm_stat() -> dict:
     """/proc/self/ksm_stat as a dict of ints (yes/no lines as 1/0); {} before Linux 6.1."""
     try:
@@ -63,6 +69,11 @@ def handle(m, npages: int, cmd: dict):
             page = bytes.fromhex(data)
             off = (first + i) * PAGE_SIZE
             m[off : off + PAGE_SIZE] = page + bytes(PAGE_SIZE - len(page))
+        return {}
+    if op == "fill":  # the benchmark's pages, made here rather than sent over the socket
+        distinct = cmd["distinct"]
+        for i in range(cmd["n"]):
+            m[i * PAGE_SIZE : (i + 1) * PAGE_SIZE] = bench_page(i % distinct if distinct else i)
         return {}
     if op == "madvise":
         try:
@@ -117,7 +128,9 @@ def serve(path: str, name: str, npages: int) -> None:
 
 
 def main(argv) -> None:
+    # The driver holds its signals while it starts us: we take every signal again.
     # Children that exit before us are reaped at once; ^C is the driver's business.
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     path, name, npages = argv[1], argv[2], int(argv[3])

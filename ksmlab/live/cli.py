@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 
 __all__ = ["add_parser", "main"]
@@ -11,9 +13,15 @@ EPILOG = """\
 Without --live the kernel column comes from the recording shipped with ksmlab (made on a
 machine with KSM, and labelled as recorded), and /sys/kernel/mm/ksm is not touched.
 With --live (root, and a writable /sys/kernel/mm/ksm) the workload runs on this machine's
-KSM: ksmd is made to run one full pass at a time, and every knob it touches is restored
-afterwards, also on errors and ^C. Exit status: 0 when model and kernel agree wherever the
-workload says they should, 1 on an unexpected difference, 2 when it cannot run.
+KSM: ksmd is made to run one full pass (or one batch) at a time, and every knob it touches
+is restored afterwards, also on errors, ^C, SIGTERM and SIGHUP.
+
+Every option is checked before anything runs: a --recording that cannot be read or is
+not a recording, or an output (--record, --html, --plot) into a folder that does not
+exist, stops it at once. Exit status: 0 when model and kernel agree wherever the
+workload says they should, 1 on an unexpected difference, 2 when it cannot run; 130,
+143 or 129 when SIGINT, SIGTERM or SIGHUP stopped a live run (after it restored the
+knobs: it says so in one line).
 """
 
 
@@ -59,44 +67,101 @@ def _list() -> int:
     return 0
 
 
+def _fail(msg: str) -> int:
+    print(f"live-compare: {msg}", file=sys.stderr)
+    return 2
+
+
+def _output_error(option: str, path: str) -> str:
+    """Why ``path`` cannot take the output of ``option`` ('' if it can), checked before
+    anything runs."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"{option} {path}: is a folder; name a file"
+    if not os.path.isdir(folder):
+        return f"{option} {path}: there is no folder {folder}"
+    if not os.access(folder, os.W_OK):
+        return f"{option} {path}: cannot write in {folder}"
+    if option == "--plot":
+        try:
+            from matplotlib.backend_bases import FigureCanvasBase
+        except ImportError:
+            return "--plot needs matplotlib (pip install 'ksmlab[lab]')"
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        ext = os.path.splitext(path)[1][1:].lower()
+        if ext not in kinds:
+            return (f"--plot {path}: name the image format by its extension, one of "
+                    + ", ".join(sorted(kinds)))
+    return ""
+
+
+def _usage_error(args) -> str:
+    """What is wrong with the options ('' if nothing), before anything runs."""
+    from .workloads import all_workloads
+
+    if not args.workload:
+        return "name a WORKLOAD (or 'all'); --list shows them"
+    if args.record and not args.live:
+        return "--record needs --live (it records the live kernel)"
+    if args.recording and args.live:
+        return "--recording is for runs without --live (the kernel column is then live)"
+    if args.plot and args.workload == "all":
+        return "--plot takes one workload"
+    if args.workload != "all" and args.workload not in all_workloads():
+        return f"no workload {args.workload!r}; --list shows them"
+    if not (math.isfinite(args.lock_timeout) and args.lock_timeout >= 0):
+        return f"--lock-timeout takes a number of seconds >= 0, not {args.lock_timeout!r}"
+    for option in ("--record", "--html", "--plot"):
+        path = getattr(args, option[2:])
+        if path:
+            problem = _output_error(option, path)
+            if problem:
+                return problem
+    return ""
+
+
 def main(args) -> int:
-    from .compare import compare, write_recording
-    from .guard import LiveUnavailable
+    from .compare import compare, load_recording
+    from .guard import LiveError, LiveInterrupted, LiveUnavailable
     from .workload import WorkloadError
     from .workloads import all_workloads
 
     if args.list:
         return _list()
-    if not args.workload:
-        print("live-compare: name a WORKLOAD (or 'all'); --list shows them", file=sys.stderr)
-        return 2
-    if args.record and not args.live:
-        print("live-compare: --record needs --live (it records the live kernel)",
-              file=sys.stderr)
-        return 2
+    problem = _usage_error(args)
+    if problem:
+        return _fail(problem)
+    recording = "auto"
+    if args.recording:
+        try:
+            recording = load_recording(args.recording)
+        except OSError as e:
+            return _fail(f"--recording {args.recording}: {e.strerror or e}")
+        except ValueError as e:
+            return _fail(f"--recording: {e}")
     names = list(all_workloads()) if args.workload == "all" else [args.workload]
-    if args.plot and len(names) != 1:
-        print("live-compare: --plot takes one workload", file=sys.stderr)
-        return 2
-    if args.workload != "all" and args.workload not in all_workloads():
-        print(f"live-compare: no workload {args.workload!r}; --list shows them",
-              file=sys.stderr)
-        return 2
     results = []
     for name in names:
         try:
             c = compare(
                 name,
                 allow_sysfs_writes=args.live,
-                recording=args.recording or "auto",
+                recording=recording,
                 lock_timeout=args.lock_timeout,
             )
+        except LiveInterrupted as e:
+            print(f"interrupted: {e.outcome}", file=sys.stderr)
+            return 128 + e.signum
         except LiveUnavailable as e:
-            print(f"live-compare: cannot run on the live kernel: {e.reason}", file=sys.stderr)
-            return 2
-        except (WorkloadError, FileNotFoundError, KeyError, ValueError) as e:
-            print(f"live-compare: {e}", file=sys.stderr)
-            return 2
+            return _fail(f"cannot run on the live kernel: {e.reason}")
+        except LiveError as e:  # it started, but could not finish (or not restore)
+            return _fail(f"the live run failed: {e}")
+        except WorkloadError as e:
+            return _fail(str(e))
+        except (KeyError, ValueError) as e:  # the recording named does not fit
+            if not args.recording:
+                raise
+            return _fail(f"--recording {args.recording}: {e.args[0]}")
         results.append(c)
         print(c.text())
         if c.kernel is not None and c.info.get("seconds") is not None:
@@ -107,6 +172,19 @@ def main(args) -> int:
                 f"(longest {longest:.2f} ms)"
             )
         print()
+    try:
+        _write_outputs(args, results)
+    except OSError as e:  # the folders were checked; this is a full disk or the like
+        return _fail(f"cannot write {e.filename}: {e.strerror}")
+    if any(c.kernel is not None and not c.agree for c in results):
+        return 1
+    return 0
+
+
+def _write_outputs(args, results) -> None:
+    """--record, --html and --plot, into the places _usage_error checked."""
+    from .compare import write_recording
+
     if args.record:
         cmd = "python -m ksmlab live-compare " + " ".join(sys.argv[2:] if sys.argv[1:2] == [
             "live-compare"] else [args.workload, "--live", "--record", args.record])
@@ -121,6 +199,3 @@ def main(args) -> int:
         fig = results[0].plot()
         fig.savefig(args.plot, dpi=120, bbox_inches="tight")
         print(f"wrote {args.plot}")
-    if any(c.kernel is not None and not c.agree for c in results):
-        return 1
-    return 0

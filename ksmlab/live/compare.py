@@ -116,10 +116,20 @@ class Comparison:
                 self.differences.extend(_diffs(m, k, known))
 
     def __repr__(self) -> str:
-        verdict = "agree" if self.agree else f"{len(self.unexpected)} unexpected differences"
+        return f"<Comparison {self.workload.name}: {len(self.model)} observations, {self.verdict}>"
+
+    @property
+    def verdict(self) -> str:
+        """One phrase: whether and where the two sides agree."""
         if self.kernel is None:
-            verdict = "model only"
-        return f"<Comparison {self.workload.name}: {len(self.model)} observations, {verdict}>"
+            return "model only"
+        if self.unexpected:
+            return f"{len(self.unexpected)} unexpected difference(s)"
+        if self.missing_known:
+            return f"{len(self.missing_known)} expected difference(s) missing"
+        if self.differences:
+            return f"agree except where expected ({len(self.differences)} expected difference(s))"
+        return "agree at every step"
 
     # -- verdicts ----------------------------------------------------------------------
     @property
@@ -260,14 +270,17 @@ class Comparison:
         out = [
             "<div class='ksmlab-live'>",
             f"<p><b>{esc(w.name)}</b>: {esc(w.title)}<br><i>{esc(self.label)}</i></p>",
-            "<table style='border-collapse:collapse;font-family:monospace;font-size:90%'>",
+            # JupyterLab lays tables out fixed, which breaks words mid-word at 1024 px: auto
+            # widths, numbers kept whole, the step text broken between words only
+            "<div style='overflow-x:auto'><table style='border-collapse:collapse;"
+            "table-layout:auto;font-family:monospace;font-size:90%'>",
             "<tr>" + "".join(f"<th style='padding:0 .5em'>{esc(h)}</th>" for h in head) + "</tr>",
         ]
         for r in self.rows():
             bad = r["unexpected"] | r["known"]
 
             def td(value, field, bad=bad, r=r):
-                style = "padding:0 .5em;text-align:right"
+                style = "padding:0 .5em;text-align:right;white-space:nowrap"
                 if field in r["unexpected"]:
                     style += ";background:#f8c0c0"
                 elif field in r["known"]:
@@ -276,7 +289,8 @@ class Comparison:
 
             cells = [
                 f"<td>{r['step'] + 1 if r['step'] >= 0 else 0}</td>",
-                f"<td style='padding:0 .5em'>{esc(r['text'])}</td>",
+                "<td style='padding:0 .5em;min-width:16em;word-break:normal'>"
+                f"{esc(r['text'])}</td>",
             ]
             for f in ["result", *COUNTERS]:
                 cells.append(td(_cell(r["cells"][f], f in bad), f))
@@ -297,7 +311,7 @@ class Comparison:
                     f"<tr><td></td><td colspan='{len(head) - 1}' style='padding:0 .5em;"
                     f"color:#555'>{esc(text)}</td></tr>"
                 )
-        out.append("</table>")
+        out.append("</table></div>")
         out.append("<pre>" + esc(self.summary()) + "</pre></div>")
         return "\n".join(out)
 
@@ -315,25 +329,20 @@ class Comparison:
             fig, ax = plt.subplots(figsize=(8, 3.5))
         else:
             fig = ax.figure
-        xs = list(range(len(self.model)))
+        from ..viz.counters import draw_counters
+
         for n, o in enumerate(self.model):
             if o.text.startswith("ksmd"):
                 ax.axvline(n, color="#ddd", lw=0.8, zorder=0)
-        for i, c in enumerate(counters):
-            color = f"C{i}"
-            if self.kernel is not None:
-                ax.plot(xs, [o.counters.get(c) for o in self.kernel], color=color, lw=2.5,
-                        alpha=0.5, label=f"{_SHORT.get(c, c)} (kernel)")
-            ax.plot(xs, [o.counters.get(c) for o in self.model], color=color, ls="--",
-                    marker=".", label=f"{_SHORT.get(c, c)} (model)")
-        from matplotlib.ticker import MaxNLocator
-
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("step (grey lines: ksmd passes)")
-        ax.set_ylabel("pages")
-        ax.set_title(f"{self.workload.name}: {self.label}", fontsize=9)
-        ax.legend(fontsize=7, ncol=2)
+        kernel = None if self.kernel is None else [o.counters for o in self.kernel]
+        draw_counters(
+            ax,
+            [o.counters for o in self.model],
+            compare=kernel,
+            counters=counters,
+            title=f"{self.workload.name}: {self.label}",
+            xlabel="step (grey lines: ksmd passes)",
+        )
         return fig
 
     # -- JSON ------------------------------------------------------------------------
@@ -375,11 +384,19 @@ def _contents(pages) -> str:
 
 
 def load_recording(path=None) -> dict:
-    """A recording (by default the one shipped in ``ksmlab/data``)."""
-    with open(path or RECORDING) as f:
-        rec = json.load(f)
-    if rec.get("format") != RECORDING_FORMAT:
-        raise ValueError(f"{path or RECORDING} is not a {RECORDING_FORMAT} file")
+    """A recording (by default the one shipped in ``ksmlab/data``). Raises OSError if it
+    cannot be read, ValueError if it is not a recording."""
+    path = path or RECORDING
+    with open(path) as f:
+        try:
+            rec = json.load(f)
+        except ValueError as e:  # not JSON, or not text
+            raise ValueError(f"{path} is not a {RECORDING_FORMAT} file ({e})") from None
+    if not isinstance(rec, dict) or rec.get("format") != RECORDING_FORMAT:
+        raise ValueError(f"{path} is not a {RECORDING_FORMAT} file")
+    for key in ("recorded", "workloads"):
+        if not isinstance(rec.get(key), dict):
+            raise ValueError(f"{path} is a {RECORDING_FORMAT} file without its {key!r} table")
     return rec
 
 
@@ -388,7 +405,7 @@ def write_recording(comparisons, path, command: str) -> None:
     live = [c for c in comparisons if c.source == "live"]
     if not live:
         raise ValueError("nothing to record: no comparison ran on the live kernel")
-    per_run = ("seconds", "pass_seconds", "nudges", "recovered")
+    per_run = ("seconds", "pass_seconds", "nudges", "recovered", "left")
     info = {k: v for k, v in live[0].info.items() if k not in per_run}
     one = {"separators": (",", ":")}
     lines = [
@@ -418,13 +435,17 @@ def _recorded(workload: Workload, recording):
     entry = rec["workloads"].get(workload.name)
     if entry is None:
         raise KeyError(f"the recording has no workload {workload.name!r}")
-    if entry["steps"] != steps_digest(workload):
-        raise ValueError(
-            f"the recording of {workload.name!r} is of different steps than this workload"
-        )
-    info = dict(rec["recorded"])
-    info.update({k: entry.get(k) for k in ("seconds", "pass_seconds", "nudges")})
-    return [Observation.from_json(o) for o in entry["kernel"]], info
+    try:
+        if entry["steps"] != steps_digest(workload):
+            raise ValueError(
+                f"the recording of {workload.name!r} is of different steps than this workload"
+            )
+        info = dict(rec["recorded"])
+        info.update({k: entry.get(k) for k in ("seconds", "pass_seconds", "nudges")})
+        return [Observation.from_json(o) for o in entry["kernel"]], info
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"the recording of {workload.name!r} is damaged "
+                         f"({type(e).__name__}: {e})") from None
 
 
 def compare(
@@ -464,6 +485,8 @@ def compare(
         try:
             kernel, info = _recorded(workload, recording)
         except FileNotFoundError:
+            if recording != "auto":  # a file the caller named must be there
+                raise
             note += "; no recording found"
         except (KeyError, ValueError) as e:
             if recording != "auto":

@@ -14,7 +14,9 @@ half a second wakes ksmd (counted in ``nudges``).
 A workload's ``run=1`` is kept as ``run=0`` on the kernel between passes (ksmd would
 otherwise start a pass of its own, e.g. when the first mm registers); nothing else in KSM
 depends on the difference. Children that exit are waited for (their mm is gone when they
-are); all children are killed when the session ends, whatever the reason.
+are); all children are killed when the session ends, whatever the reason and whenever a
+signal lands. The socket folder is named by the driver's pid, so that the next run can
+remove what a run killed with SIGKILL left behind (:func:`remove_leftover_folders`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import select
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -34,21 +38,28 @@ import time
 
 from .guard import (
     KSM_DIR,
+    PAGES_TO_SCAN,
     KsmGuard,
     LiveFailure,
     LiveOptInRequired,
     machine_info,
+    process_start,
+    signal_point,
+    signals_held,
 )
 from .observe import COUNTERS, STATS, execute
 from .workload import validate
 
-__all__ = ["LiveSession", "run_kernel", "child_pids", "CHILD", "WAIT"]
+__all__ = ["LiveSession", "run_kernel", "child_pids", "remove_leftover_folders", "CHILD", "WAIT"]
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
 WAIT = 10.0  # seconds: the bound on every wait for ksmd or a child
 NUDGE = 0.5  # seconds without a pass before the wake-up is repeated through sleep_millisecs
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
+#: the socket folder of a run: tempfile's folder, ksmlab-live-PID-RANDOM
+FOLDER_PREFIX = "ksmlab-live-"
+_FOLDER = re.compile(r"ksmlab-live-([0-9]+)-[a-z0-9_]{8}")
 
 
 def child_pids() -> list:
@@ -63,6 +74,41 @@ def child_pids() -> list:
             except OSError:
                 pass
     return found
+
+
+def _parent(pid) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def remove_leftover_folders() -> list:
+    """Remove the socket folders that runs killed before they could clean up left behind:
+    only folders of this kind (named by a pid, owned by this user, holding nothing but
+    the socket) whose run is gone. Returns their paths."""
+    removed = []
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        m = _FOLDER.fullmatch(name)
+        path = os.path.join(tmp, name)
+        if not m or int(m[1]) == os.getpid() or process_start(int(m[1])) is not None:
+            continue
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+                continue
+            if not set(os.listdir(path)) <= {"s"}:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(path, "s"))
+            os.rmdir(path)
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def _libc():
@@ -108,11 +154,17 @@ class LiveSession(KsmGuard):
         self._tmp = None
         self._listener = None
         self._subreaper = None
+        self._spawned: list = []  # every Popen of this session, also those not connected
+        self.leftovers: list = []
 
     def _start(self):
         self._subreaper = _get_subreaper()
         _set_subreaper(1)  # orphaned grandchildren come back to us, to be reaped
-        self._tmp = tempfile.mkdtemp(prefix="ksmlab-live-")
+        self.leftovers = remove_leftover_folders()
+        with signals_held():  # the folder is ours to remove from the moment it exists
+            tmp = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
+            signal_point("mkdtemp")  # held until the folder is recorded
+            self._tmp = tmp
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(os.path.join(self._tmp, "s"))
         self._listener.listen(64)
@@ -120,6 +172,8 @@ class LiveSession(KsmGuard):
 
     def _stop(self, problems):
         self._kill_children(problems)
+        if self._subreaper is not None:  # _start ran: children of ours may have forked
+            self._kill_orphans(problems)
         if self._listener is not None:
             self._listener.close()
             self._listener = None
@@ -140,6 +194,34 @@ class LiveSession(KsmGuard):
                 problems.append(f"child {c.name} (pid {c.pid}) did not die")
             self._reap(c)
         self.children.clear()
+        for popen in self._spawned:  # started, but stopped before it said hello
+            if popen.poll() is None:
+                popen.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    popen.wait(timeout=self.wait)
+            if popen.returncode is None:
+                problems.append(f"child pid {popen.pid} did not die")
+        self._spawned.clear()
+
+    def _kill_orphans(self, problems):
+        """Kill the processes forked by a child but stopped before they said hello: they
+        came back to us (the subreaper) when their parent died, and their pids cannot be
+        reused before we reap them."""
+        for _ in range(8):
+            unknown = [p for p in child_pids() if _parent(p) == os.getpid()]
+            if not unknown:
+                break
+            for pid in unknown:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            for pid in unknown:
+                with contextlib.suppress(OSError):
+                    fd = os.pidfd_open(pid)
+                    if not select.select([fd], [], [], self.wait)[0]:
+                        problems.append(f"child pid {pid} did not die")
+                    os.close(fd)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
 
     def _wait_dead(self, c) -> bool:
         ready, _, _ = select.select([c.pidfd], [], [], self.wait)
@@ -198,20 +280,19 @@ class LiveSession(KsmGuard):
 
     def spawn(self, name, npages):
         sock_path = os.path.join(self._tmp, "s")
-        popen = subprocess.Popen(
-            [sys.executable, "-I", "-S", CHILD, sock_path, name, str(npages)],
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            sock, stream, pid = self._accept(name, popen.pid)
-        except BaseException:
-            popen.kill()
-            popen.wait()
-            raise
+        with signals_held():  # every child started is known, whenever a signal lands
+            popen = subprocess.Popen(
+                [sys.executable, "-I", "-S", CHILD, sock_path, name, str(npages)],
+                stdin=subprocess.DEVNULL,
+            )
+            signal_point("spawned")  # as if inside Popen(): held until the child is known
+            self._spawned.append(popen)
+        sock, stream, pid = self._accept(name, popen.pid)
         self.children[name] = _Child(name, pid, sock, stream, popen)
 
     def fork(self, parent, child):
         reply = self._request(parent, op="fork", child=child)
+        signal_point("forked")
         sock, stream, pid = self._accept(child, reply["pid"])
         self.children[child] = _Child(child, pid, sock, stream)
 
@@ -222,6 +303,10 @@ class LiveSession(KsmGuard):
             raise LiveFailure(f"process {name} did not exit within {self.wait:g} s")
         self._reap(c)
         del self.children[name]
+
+    def fill(self, name, npages, distinct):
+        """Pages 0..npages-1 of ``name`` hold the benchmark's contents (see child.py)."""
+        self._request(name, op="fill", n=npages, distinct=distinct)
 
     def madvise(self, name, first, npages, advice):
         return self._request(name, op="madvise", first=first, n=npages, advice=advice).get(
@@ -238,28 +323,53 @@ class LiveSession(KsmGuard):
         """Exactly one full pass of the real ksmd."""
         before = self.knob_int("full_scans")
         t0 = time.monotonic()
+        self._one_batch(lambda: self.knob_int("full_scans") != before,
+                        f"finish a pass (full_scans stayed {before})")
+        self.pass_seconds.append(time.monotonic() - t0)
+        after = self.knob_int("full_scans")
+        if after != before + 1:
+            raise LiveFailure(f"ksmd made {after - before} passes instead of one")
+
+    def ksm_batch(self, npages):
+        """Exactly one batch (ksm_do_scan) of at most ``npages`` pages: ``pages_to_scan``
+        is ``npages`` while ksmd is woken once; after the batch ksmd is in its 60 s sleep,
+        so it cannot start another before run=0 parks it. The batch has run once
+        ``pages_scanned`` (added after the batch) or ``full_scans`` (a pass ended) moved."""
+        if not self._has("pages_scanned"):
+            raise LiveFailure("this kernel has no pages_scanned counter: a batch cannot be seen")
+        before = (self.knob_int("pages_scanned"), self.knob_int("full_scans"))
+        self.set_knob("pages_to_scan", npages)
+        try:
+            self._one_batch(
+                lambda: (self.knob_int("pages_scanned"), self.knob_int("full_scans")) != before,
+                f"run a batch (pages_scanned and full_scans stayed {before})",
+            )
+        finally:
+            self.set_knob("pages_to_scan", PAGES_TO_SCAN)
+        scanned = self.knob_int("pages_scanned") - before[0]
+        if scanned > npages:
+            raise LiveFailure(f"ksmd scanned {scanned} pages in a batch of {npages}")
+
+    def _one_batch(self, moved, what):
+        """Wake ksmd for one batch and wait (at most ``wait`` s) until ``moved()``; then park
+        it again."""
+        t0 = time.monotonic()
         self.set_knob("run", 1)  # wakes ksmd from its wait for run
+        signal_point("pass")
         nudge = t0 + NUDGE
         delay = 0.0002
-        while self.knob_int("full_scans") == before:
+        while not moved():
             now = time.monotonic()
             if now - t0 > self.wait:
-                raise LiveFailure(
-                    f"ksmd did not finish a pass within {self.wait:g} s (full_scans stayed "
-                    f"{before})"
-                )
+                raise LiveFailure(f"ksmd did not {what} within {self.wait:g} s")
             if now > nudge:  # ksmd was still in a timed sleep: a sleep_millisecs change wakes it
                 self.nudges += 1
                 self._toggle_sleep()
                 nudge = now + NUDGE
             time.sleep(delay)
             delay = min(delay * 2, 0.005)
-        self.pass_seconds.append(time.monotonic() - t0)
         self.set_knob("run", 0)  # takes ksm_thread_mutex: the batch is over
         self._toggle_sleep()  # out of the timed sleep; run=0 parks it in its wait for run
-        after = self.knob_int("full_scans")
-        if after != before + 1:
-            raise LiveFailure(f"ksmd made {after - before} passes instead of one")
 
     def sysfs_write(self, knob, value):
         if knob == "run" and value in (0, 1):
@@ -323,6 +433,7 @@ def run_kernel(
             pass_seconds=[round(x, 6) for x in session.pass_seconds],
             nudges=session.nudges,
             recovered=session.recovered,
+            left=dict(session.left),
         )
     info["seconds"] = round(time.monotonic() - t0, 3)
     return observations, info

@@ -7,9 +7,14 @@ Nothing here touches ``/sys/kernel/mm/ksm`` unless the caller opts in
    not a read-only sysfs) and says exactly why not otherwise (:class:`LiveUnavailable`);
 2. takes an exclusive ``flock`` on ``/run/lock/ksmlab-live.lock`` (``/tmp`` if there is no
    ``/run/lock``), so two runs never share ksmd;
-3. saves every knob, and writes them next to the lock file, so that a run killed with
-   SIGKILL is undone by the next one; it refuses to start, before writing anything, if KSM
-   is already in use (a counter is not 0, or another process is registered with KSM);
+3. saves every knob, and writes them next to the lock file together with every value it
+   writes to a knob (before writing it) and what tells a stale record (the writer's pid,
+   its start time and the boot id), so that a run killed with SIGKILL is undone by the
+   next one: a knob that still holds a value the killed run wrote gets its saved value
+   back; a knob changed since (by hand) is left as it is, and the run says so. A record
+   from before the last boot is dropped (the boot reset the knobs). It refuses to start,
+   before writing anything, if KSM is already in use (a counter is not 0, or another
+   process is registered with KSM);
 4. parks ksmd: ``run=0``, ``smart_scan=0``, ``use_zero_pages=0``, ``advisor_mode=none``,
    ``pages_to_scan=100000``, ``sleep_millisecs=60000``;
 5. always (success, error, ^C, SIGTERM, SIGHUP) stops what it started (the driver's
@@ -19,6 +24,15 @@ Nothing here touches ``/sys/kernel/mm/ksm`` unless the caller opts in
    and lets go of the lock. Signals are blocked while it restores. Counters cannot be
    restored: ``full_scans`` reads 0 afterwards (``run=2`` resets it) and
    ``pages_scanned`` has grown.
+
+SIGINT, SIGTERM and SIGHUP during a run raise :class:`LiveInterrupted` (a
+KeyboardInterrupt) once everything is given back; a signal that lands while it gives
+back waits for the end and is raised then. The command line prints one line and exits
+with 128 + the signal's number.
+
+Test hook: with ``KSMLAB_LIVE_SIGNAL_AT=POINT:SIGNAL`` (e.g. ``spawned:SIGTERM``) a run
+sends itself SIGNAL when it reaches POINT (one of ``SIGNAL_POINTS``), so that each
+moment can be tested without timing.
 """
 
 from __future__ import annotations
@@ -26,7 +40,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import mmap
+import numbers
 import os
 import platform
 import signal
@@ -45,6 +61,7 @@ __all__ = [
     "LiveBusy",
     "LiveFailure",
     "LiveRestoreError",
+    "LiveInterrupted",
     "availability",
     "numa_nodes",
     "machine_info",
@@ -52,6 +69,12 @@ __all__ = [
     "KsmGuard",
     "WRITABLE_KNOBS",
     "lock_paths",
+    "boot_id",
+    "process_start",
+    "signals_held",
+    "signal_point",
+    "SIGNAL_AT_ENV",
+    "SIGNAL_POINTS",
 ]
 
 KSM_DIR = "/sys/kernel/mm/ksm"
@@ -84,6 +107,16 @@ IDLE_COUNTERS = (
     "stable_node_dups",
 )
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+SIGNAL_AT_ENV = "KSMLAB_LIVE_SIGNAL_AT"
+#: where the test hook can send a signal: while waiting for another run's lock, after
+#: taking the lock, after writing the
+#: record, after parking ksmd, between creating the socket folder and recording it,
+#: between starting a child and recording it, after a fork (before the new process
+#: connects), while ksmd runs a pass, and in the teardown after run=2, before the other
+#: knobs are restored
+SIGNAL_POINTS = ("waiting", "locked", "saved", "parked", "mkdtemp", "spawned", "forked", "pass",
+                 "restoring")
 
 
 class LiveError(RuntimeError):
@@ -113,6 +146,64 @@ class LiveFailure(LiveError):
 
 class LiveRestoreError(LiveError):
     """A knob could not be put back; the message lists each one and how to fix it."""
+
+
+class LiveInterrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP (``signum``) stopped a live run; raised after the run
+    gave everything back. ``outcome`` says how that went, in a few words."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"signal {signal.Signals(signum).name}")
+        self.signum = int(signum)
+        self.outcome = "every knob restored"
+
+
+def boot_id() -> str:
+    """This boot's id (``/proc/sys/kernel/random/boot_id``; '' where there is none)."""
+    try:
+        with open(BOOT_ID) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from ``/proc/PID/stat``), or
+    None if there is no such process: a pid with its start time names one process."""
+    try:
+        with open(f"/proc/{int(pid)}/stat") as f:
+            stat = f.read()
+    except (OSError, ValueError):
+        return None
+    return stat[stat.rindex(")") + 2 :].split()[19]
+
+
+@contextlib.contextmanager
+def signals_held():
+    """SIGINT, SIGTERM and SIGHUP wait until the block is done (in the main thread), so
+    that what it creates is recorded before an interrupt can cut in."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def signal_point(point: str) -> None:
+    """The test hook (see the module docstring): signal this process if
+    ``KSMLAB_LIVE_SIGNAL_AT`` names ``point``."""
+    spec = os.environ.get(SIGNAL_AT_ENV)
+    if not spec:
+        return
+    where, _, name = spec.partition(":")
+    if where not in SIGNAL_POINTS or not hasattr(signal, name or "?"):
+        raise ValueError(f"{SIGNAL_AT_ENV}={spec!r}: use POINT:SIGNAL, POINT one of "
+                         + ", ".join(SIGNAL_POINTS))
+    if where == point:
+        os.kill(os.getpid(), getattr(signal, name))
 
 
 # -- what the machine offers -----------------------------------------------------------
@@ -219,10 +310,18 @@ class KsmGuard:
     Subclasses start and stop what they need in ``_start()`` and ``_stop(problems)``."""
 
     def __init__(self, ksm_dir: str = KSM_DIR, lock_timeout: float = 30.0):
+        if (isinstance(lock_timeout, bool) or not isinstance(lock_timeout, numbers.Real)
+                or not math.isfinite(lock_timeout) or lock_timeout < 0):
+            raise ValueError(f"lock_timeout must be a number of seconds >= 0, not "
+                             f"{lock_timeout!r}")
         self.ksm_dir = ksm_dir
         self.lock_timeout = lock_timeout
         self.saved: dict | None = None
         self.recovered = False
+        #: knobs a killed run had changed that were changed again since, and were left
+        #: as found: name -> why (filled when the run starts)
+        self.left: dict = {}
+        self._written: dict | None = None  # knob -> the values this run wrote, in order
         self._lock_fd = None
         self._state_path = None
         self._sleep = 0
@@ -230,6 +329,7 @@ class KsmGuard:
         self._base_pages_scanned = 0
         self._old_handlers = None
         self._closing = False
+        self._late_signal = None
 
     def _start(self):
         pass
@@ -248,9 +348,25 @@ class KsmGuard:
         return int(self.knob(name))
 
     def set_knob(self, name, value) -> None:
-        """Write a knob; raises OSError (with the kernel's errno) if it refuses."""
+        """Write a knob; raises OSError (with the kernel's errno) if it refuses. A value
+        this run has not written before goes into the record first."""
+        value = str(value)
+        if self._written is not None:  # also while restoring: run=2 is the lab's, too
+            values = self._written.setdefault(name, [])
+            if value not in values:
+                values.append(value)
+                self._write_record()
         with open(self._path(name), "w") as f:
-            f.write(str(value))
+            f.write(value)
+
+    def write_raw(self, name, data: bytes) -> int:
+        """One write(2) of ``data`` to a knob, as given (no retry of a short write);
+        returns what write(2) returns, or raises OSError with the kernel's errno."""
+        fd = os.open(self._path(name), os.O_WRONLY)
+        try:
+            return os.write(fd, data)
+        finally:
+            os.close(fd)
 
     def _has(self, name) -> bool:
         return os.path.exists(self._path(name))
@@ -258,28 +374,34 @@ class KsmGuard:
     # -- setup -------------------------------------------------------------------------
     def __enter__(self):
         self._closing = False
+        self._late_signal = None
+        self._written = None
         reason = availability(self.ksm_dir)
         if reason:
             raise LiveUnavailable(reason)
-        self._take_lock()
         try:
             self._install_signals()
+            self._take_lock()
+            signal_point("locked")
             self._save_knobs()
+            signal_point("saved")
             self._park()
+            signal_point("parked")
             self._start()
-        except BaseException:
-            self._teardown(True)
+        except BaseException as e:
+            self._teardown(e)
             raise
         return self
 
     def __exit__(self, exc_type, exc, tb):
         self._closing = True
-        self._teardown(exc_type is not None)
+        self._teardown(exc)
         return False
 
     def _take_lock(self):
         path, self._state_path = lock_paths()
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        with signals_held():  # the teardown closes it, also if a signal ends the wait
+            fd = self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
@@ -288,24 +410,69 @@ class KsmGuard:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-                    os.close(fd)
                     raise LiveBusy(
                         f"another live run holds {path} (pid {holder or '?'}) and did not "
                         f"finish within {self.lock_timeout:g} s"
                     ) from None
+                signal_point("waiting")
                 time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
+
+    def _read_record(self) -> dict | None:
+        """The record a run left behind that did not restore (None if there is none, or
+        it is unreadable, or it dates from before this boot)."""
+        try:
+            with open(self._state_path) as f:
+                rec = json.load(f)
+            knobs = rec["knobs"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(knobs, dict):
+            return None
+        if "boot_id" in rec and rec["boot_id"] != boot_id():
+            return None  # the boot since reset every knob: nothing of that run is left
+        pid = rec.get("pid")
+        if pid != os.getpid() and rec.get("start") is not None and process_start(
+                pid) == rec["start"]:
+            raise LiveBusy(f"{self._state_path} belongs to pid {pid}, which still runs")
+        written = rec.get("written")  # None: a record of an older ksmlab, which kept none
+        return {"knobs": knobs, "written": written if isinstance(written, dict) else None}
+
+    def _recover(self, stale: dict, current: dict) -> dict:
+        """What to restore after a killed run: its saved value where the knob still holds
+        a value that run wrote (or its saved value); else the value found, with the knob
+        named in ``self.left``. The values it wrote stay in this run's record, should
+        this run be killed too."""
+        saved = {}
+        for name, now in current.items():
+            was = str(stale["knobs"].get(name, now))
+            if stale["written"] is None:
+                wrote, said = [], "its record does not say what it wrote"
+            else:
+                wrote = [str(v) for v in stale["written"].get(name, ())]
+                said = f"it wrote {', '.join(wrote)}" if wrote else "it never wrote it"
+            if now == was or now in wrote:
+                saved[name] = was
+                if wrote:
+                    self._written[name] = wrote
+                continue
+            saved[name] = now
+            self.left[name] = (f"reads {now}, not a value the killed run wrote ({said}); it "
+                               f"had saved {was}")
+        return saved
+
+    def _write_record(self):
+        rec = {"pid": os.getpid(), "start": process_start(os.getpid()), "boot_id": boot_id(),
+               "knobs": self.saved, "written": self._written}
+        tmp = self._state_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(rec, f)
+        os.replace(tmp, self._state_path)
 
     def _save_knobs(self):
         current = read_knobs(self.ksm_dir)
-        stale = None
-        if os.path.exists(self._state_path):
-            with contextlib.suppress(OSError, ValueError):
-                with open(self._state_path) as f:
-                    stale = json.load(f)["knobs"]
-        saved = {n: stale.get(n, v) for n, v in current.items()} if stale else current
+        stale = self._read_record()
         users = _other_ksm_users()
         if users:
             raise LiveUnavailable(
@@ -323,13 +490,15 @@ class KsmGuard:
                     f"{self.ksm_dir}/run` unmerges everything (then restore run)"
                 )
         # Nothing is written before this point. A run killed before it could restore left
-        # its saved knobs behind: they are the truth, and its leftovers are ours to drop.
-        self.saved = saved
+        # its record behind: the knobs it changed get their saved values back, and its
+        # leftovers are ours to drop.
+        self.left = {}
+        self._written = {}
+        self.saved = self._recover(stale, current) if stale else current
         self.recovered = bool(stale)
-        tmp = self._state_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"pid": os.getpid(), "knobs": saved}, f)
-        os.replace(tmp, self._state_path)
+        self._write_record()
+        for name, why in self.left.items():
+            print(f"ksmlab live: left {name} as found: it {why}", file=sys.stderr)
 
     def _park(self):
         if self.recovered:
@@ -363,18 +532,23 @@ class KsmGuard:
             return
 
         def interrupt(signum, frame):
-            if not self._closing:  # once teardown has begun, nothing may cut it short
-                raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+            if self._closing:  # once teardown has begun, nothing may cut it short
+                self._late_signal = self._late_signal or signum
+                return
+            raise LiveInterrupted(signum)
 
         self._old_handlers = {s: signal.signal(s, interrupt) for s in _SIGNALS}
 
     # -- teardown --------------------------------------------------------------------
-    def _teardown(self, failing: bool):
+    def _teardown(self, exc):
+        """Give everything back; ``exc`` is the exception that ends the run (None on
+        success)."""
         self._closing = True
         main = threading.current_thread() is threading.main_thread()
         if main:
             old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         problems = []
+        changed = self.saved is not None
         try:
             self._stop(problems)
             if self.saved is not None:
@@ -384,16 +558,28 @@ class KsmGuard:
                 self._lock_fd = None
         finally:
             if main:
+                for sig in set(signal.sigpending()) & set(_SIGNALS):  # landed meanwhile
+                    signal.sigtimedwait([sig], 0)
+                    self._late_signal = self._late_signal or sig
                 if self._old_handlers:
-                    for s, h in self._old_handlers.items():
-                        signal.signal(s, h)
+                    for sig, h in self._old_handlers.items():
+                        signal.signal(sig, h)
                     self._old_handlers = None
                 signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        interrupted = exc if isinstance(exc, LiveInterrupted) else None
+        if interrupted is None and exc is None and self._late_signal:
+            interrupted = LiveInterrupted(self._late_signal)
+        if interrupted is not None:
+            interrupted.outcome = ("some knobs were not restored (see above)" if problems
+                                   else "every knob restored" if changed
+                                   else "no knob had been changed")
         if problems:
             err = LiveRestoreError("; ".join(problems))
-            if not failing:
+            if exc is None and interrupted is None:
                 raise err
             print(f"ksmlab live: {err}", file=sys.stderr)
+        if interrupted is not None and interrupted is not exc:
+            raise interrupted
 
     def _restore_knobs(self, problems):
         saved = self.saved
@@ -401,6 +587,7 @@ class KsmGuard:
             self._unmerge_all()
         except OSError as e:
             problems.append(f"run=2 failed ({e}); KSM may still hold pages of this run")
+        signal_point("restoring")
         for name in WRITABLE_KNOBS:
             if name not in saved or name == "run":
                 continue

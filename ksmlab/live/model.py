@@ -75,6 +75,10 @@ class ModelBackend:
         self.k.ksmd.full_scan()
         self._after()
 
+    def ksm_batch(self, npages):
+        self.k.ksmd.scan(npages)
+        self._after()
+
     def sysfs_write(self, knob, value):
         try:
             self.k.sysfs.write(knob, value)

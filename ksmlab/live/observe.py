@@ -1,9 +1,9 @@
 """Running a workload on a side (the model or the live kernel) and what is observed.
 
 Both sides implement the same small backend interface (``spawn``, ``write``, ``madvise``,
-``fork``, ``exit``, ``ksm_pass``, ``sysfs_write``, ``read``, ``counters``, ``proc_state``);
-:func:`execute` walks the workload's steps and takes an :class:`Observation` after every
-one of them (and one before the first).
+``fork``, ``exit``, ``ksm_pass``, ``ksm_batch``, ``sysfs_write``, ``read``, ``counters``,
+``proc_state``); :func:`execute` walks the workload's steps and takes an
+:class:`Observation` after every one of them (and one before the first).
 """
 
 from __future__ import annotations
@@ -126,6 +126,8 @@ def execute(workload: Workload, backend, on_step=None) -> list:
             alive.remove(step[1])
         elif op == "pass":
             backend.ksm_pass()
+        elif op == "batch":
+            backend.ksm_batch(step[1])
         elif op == "sysfs":
             err = backend.sysfs_write(step[1], step[2])
             result = errno_name(err) if err else "ok"

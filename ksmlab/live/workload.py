@@ -10,7 +10,11 @@ A workload is a name, a one-line title, and a list of steps. Each step is a tupl
 ``("madvise", proc, first, npages, adv)``  ``adv`` is ``"mergeable"`` or ``"unmergeable"``
 ``("fork", parent, child)``                fork(): ``child`` maps what ``parent`` maps (COW)
 ``("exit", proc)``                         the process exits; its mm goes
-``("pass",)``                              ksmd runs exactly one full pass
+``("pass",)``                              ksmd runs until the pass in progress (or a whole
+                                           new one) ends
+``("batch", npages)``                      ksmd runs exactly one batch (``ksm_do_scan()``)
+                                           of at most ``npages`` pages (``pages_to_scan``);
+                                           it stops early where a pass ends
 ``("sysfs", knob, value)``                 write ``run`` or ``merge_across_nodes``; a
                                            rejected write is an observation (its errno)
 ``("read", proc, first, npages)``          read pages back; the contents are observed
@@ -57,13 +61,13 @@ __all__ = [
     "MAX_SHARING",
 ]
 
-OPS = ("spawn", "write", "madvise", "fork", "exit", "pass", "sysfs", "read")
+OPS = ("spawn", "write", "madvise", "fork", "exit", "pass", "batch", "sysfs", "read")
 #: knobs a workload may write; the driver owns the others (pages_to_scan, sleep_millisecs,
 #: smart_scan, use_zero_pages) for the whole run.
 KNOBS = ("run", "merge_across_nodes")
 ADVICE = ("mergeable", "unmergeable")
-#: pages over all processes (forks included): well below the driver's pages_to_scan, so a
-#: ksmd batch always covers a whole pass.
+#: pages over all processes (forks included): well below the driver's pages_to_scan, so
+#: a ``pass`` step is one ksmd batch.
 MAX_PAGES = 16384
 #: identical mergeable pages allowed at a pass: the live kernel's max_page_sharing (256,
 #: 4.13+) splits a bigger group into a chain of stable nodes, which 3.9 does not have.
@@ -75,6 +79,7 @@ _ARITY = {
     "fork": 3,
     "exit": 2,
     "pass": 1,
+    "batch": 2,
     "sysfs": 3,
     "read": 4,
 }
@@ -113,6 +118,7 @@ class Workload:
 
     @property
     def passes(self) -> int:
+        """The ``pass`` steps (a ``batch`` step is part of a pass)."""
         return sum(1 for s in self.steps if s[0] == "pass")
 
 
@@ -179,6 +185,8 @@ def step_text(step) -> str:
         return f"{step[1]}: exit"
     if op == "pass":
         return "ksmd: one full pass"
+    if op == "batch":
+        return f"ksmd: one batch of {step[1]} pages"
     if op == "sysfs":
         return f"echo {step[2]} > {step[1]}"
     if op == "read":
@@ -284,7 +292,9 @@ def validate(workload: Workload) -> None:
             procs[step[2]] = child
         elif op == "exit":
             proc(step[1]).alive = False
-        elif op == "pass":
+        elif op in ("pass", "batch"):
+            if op == "batch" and (not _is_int(step[1]) or not 1 <= step[1] <= MAX_PAGES):
+                fail(f"a batch is 1..{MAX_PAGES} pages, not {step[1]!r}")
             if run != 1:
                 fail(f"ksmd does not scan while run={run}: write 1 to run first")
             if not any(p.alive and any(p.mergeable) for p in procs.values()):

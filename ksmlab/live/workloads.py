@@ -8,7 +8,7 @@ smart scan and zero-page merging off for the run. The workloads in :data:`DIFFER
 walk into one such change on purpose and name the step where the two sides part.
 
 >>> sorted(WORKLOADS)[:3]
-['big', 'changing-pages', 'duplicates']
+['big', 'changed-unstable-page', 'changing-pages']
 >>> all_workloads()["merge-into-existing"].known_differences[0].commit
 'd58a361b0350'
 """
@@ -271,6 +271,35 @@ def _rejected_knob():
     )
 
 
+def _changed_unstable_page():
+    return (
+        _W(
+            "changed-unstable-page",
+            "a page in the unstable tree changes mid-pass: the red-black shape decides",
+            "Pass 2 runs in batches of 3 pages. The first batch puts A, B, C into the "
+            "unstable tree: B, inserted second, is the red-black root after the rotation. "
+            "Then page 0 (A) is rewritten to D; the tree does not notice, its pages are "
+            "compared by their live contents. In the second batch the second A goes left of "
+            "B and left of page 0 (now D); the second B meets B at the root and merges with "
+            "it. Taking B out rebalances the tree and brings page 0 (D) to the root, so the "
+            "second C goes left of D and never meets the first C: it waits, unshared. The "
+            "third batch only ends the pass. The next pass starts a fresh tree and merges "
+            "the two Cs.",
+        )
+        .spawn("a", 6)
+        .write("a", 0, ["A", "B", "C", "A", "B", "C"])
+        .mergeable("a", 0, 6)
+        .passes(1)
+        .batch(3)
+        .write("a", 0, "D")
+        .batch(3)
+        .batch(3)
+        .passes(2)
+        .read("a", 0, 6)
+        .build()
+    )
+
+
 def _big():
     w = _W(
         "big",
@@ -385,6 +414,7 @@ WORKLOADS = {
         _unmerge_part(),
         _run2(),
         _rejected_knob(),
+        _changed_unstable_page(),
         _big(),
     )
 }

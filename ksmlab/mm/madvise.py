@@ -1,19 +1,16 @@
 """madvise(MADV_MERGEABLE / MADV_UNMERGEABLE) over a range of VMAs."""
 
+from ..ksm.enter import ksm_madvise
 from .mm_types import split_vma
+from .mman import MADV_MERGEABLE, MADV_UNMERGEABLE
 
 __all__ = ["MADV_MERGEABLE", "MADV_UNMERGEABLE", "madvise_vmas"]
-
-MADV_MERGEABLE = 12
-MADV_UNMERGEABLE = 13
 
 
 def madvise_vmas(w, mm, start, end, advice):
     """madvise_behavior() on every VMA in [start, end), splitting at the edges, under
     mmap_sem for write. The caller has checked the whole range is mapped.
     Simplification: adjacent VMAs with equal flags are not merged back (vma_merge)."""
-    from ..ksm.enter import ksm_madvise
-
     yield from mm.mmap_sem.down_write(w, "madvise:down_write")
     try:
         for vma in list(mm.vmas):

@@ -3,10 +3,10 @@
 All fault paths run with the mm's ``mmap_sem`` held for read by their caller.
 """
 
-from ..sched.locks import PageLock, lock_page, unlock_page
+from ..sched.locks import PageLock, lock_page, trylock_page, unlock_page
 from ..sched.points import Blocked, Point
 from .mm_types import anon_vma_prepare
-from .page import AnonMapping, PageKsm, get_page, put_page
+from .page import AnonMapping, PageAnon, PageKsm, get_page, put_page
 from .pte import MigrationEntry, Present, SwapEntry
 
 __all__ = [
@@ -70,7 +70,10 @@ def migration_entry_wait(w, mm, addr, pte):
 
 
 def handle_mm_fault(w, vma, addr, write):
-    """handle_mm_fault(): resolve one fault at ``addr``; returns VM_FAULT_* flags."""
+    """handle_mm_fault(): resolve one fault at ``addr``; returns VM_FAULT_* flags.
+
+    Simplification: a read of an untouched address maps the shared zero page in the
+    kernel; the model maps nothing and the read sees zeros."""
     mm = vma.mm
     pte = mm.ptes.get(addr)
     if pte is None:
@@ -106,13 +109,29 @@ def do_anonymous_page(w, vma, addr):
 def do_wp_page(w, vma, addr, pte):
     """do_wp_page(): write to a read-only page: reuse it if exclusive, else copy it.
 
-    A KSM page is never reused in place (3.9), whoever maps it.
+    An anonymous page is locked for reuse_swap_page(). If reclaim or migration holds its
+    lock, the fault sleeps for it (3.9), then re-checks the PTE: changed meanwhile, it
+    backs out and the access faults again. A KSM page is never reused in place (3.9),
+    whoever maps it, and is copied without taking its lock.
+    Simplification: a reused page keeps its anon_vma (page_move_anon_rmap() is not
+    modelled; the anon_vma root, which every check here compares, is the same).
     """
     old = pte.page
     mm = vma.mm
-    if not PageKsm(old) and old.mapcount == 1 and _reuse_swap_page(w, old):
-        mm.ptes[addr] = Present(old, True, True)
-        return VM_FAULT_WRITE
+    if PageAnon(old) and not PageKsm(old):
+        if not trylock_page(w, old):
+            get_page(old)
+            yield from lock_page(w, old, "do_wp_page:lock_page")
+            if mm.ptes.get(addr) is not pte:
+                unlock_page(w, old)
+                put_page(w.mem, old)
+                return VM_FAULT_RETRY
+            put_page(w.mem, old)
+        if _reuse_swap_page(w, old):
+            unlock_page(w, old)
+            mm.ptes[addr] = Present(old, True, True)
+            return VM_FAULT_WRITE
+        unlock_page(w, old)
     anon_vma = anon_vma_prepare(w, vma)
     get_page(old)
     yield _WP_ALLOC
@@ -132,16 +151,16 @@ def do_wp_page(w, vma, addr, pte):
 
 
 def _reuse_swap_page(w, page) -> bool:
-    """reuse_swap_page(): an exclusive page may leave the swap cache and be written in place."""
-    if not page.swapcache:
-        return True
-    slot = w.swap.slots[page.swap_entry]
-    if slot.count:
-        return False
-    if page.lock_owner is not None:
-        return False
-    w.swap.delete_from_swap_cache(w.mem, page)
-    return True
+    """reuse_swap_page() (caller holds the page lock): may ``page`` be written in place?
+    Only if this is its one mapping and no swap entry still refers to it; it then leaves
+    the swap cache."""
+    count = page.mapcount
+    if count <= 1 and page.swapcache:
+        count += w.swap.slots[page.swap_entry].count
+        if count == 1:
+            w.swap.delete_from_swap_cache(w.mem, page)
+            page.dirty = True
+    return count <= 1
 
 
 def page_remove_rmap(page) -> None:
@@ -210,7 +229,10 @@ def do_swap_page(w, vma, addr, pte, write):
 
 def user_access(w, vma, addr, content):
     """A user load (``content`` None) or whole-page store at ``addr``: fault under
-    mmap_sem for read until the PTE allows it. Returns the page's bytes for a load."""
+    mmap_sem for read until the PTE allows it. Returns the page's bytes for a load.
+
+    Simplification: accesses are whole pages; there is no TLB, so a PTE change is seen
+    at once (the kernel's TLB flushes are not modelled)."""
     mm = vma.mm
     write = content is not None
     yield from mm.mmap_sem.down_read(w, "do_page_fault:down_read")

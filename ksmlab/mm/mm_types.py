@@ -8,7 +8,8 @@ __all__ = ["MmStruct", "Vma", "AnonVma", "anon_vma_prepare", "split_vma", "ksm_t
 
 class AnonVma:
     """``struct anon_vma``: finds every VMA that may map an anonymous page (its ``vmas``
-    are the VMAs chained to it through anon_vma_chain)."""
+    are the VMAs chained to it through anon_vma_chain: a list in chaining order, where
+    the kernel keeps an interval tree)."""
 
     __slots__ = ("root", "vmas", "serial", "lock")
 

@@ -115,7 +115,11 @@ def put_page(mem, page) -> None:
 
 class PhysMem:
     """Frames on ``nodes`` NUMA nodes. Frame numbers are ``nid * FRAMES_PER_NODE + i``;
-    freed frames are reused last-freed-first, deterministically."""
+    freed frames are reused last-freed-first, deterministically.
+
+    Simplification: memory never runs out (no allocation fails, no OOM), a frame is
+    always allocated on the node asked for, and there are no LRU lists (isolation is a
+    reference, see ``vmscan.isolate_lru_page``)."""
 
     FRAMES_PER_NODE = 1 << 24
 

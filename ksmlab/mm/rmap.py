@@ -1,9 +1,27 @@
 """Reverse mapping (mm/rmap.c): from a page to the PTEs that map it."""
 
 from ..sched.points import Point
-from .page import PageKsm, page_stable_node
+from .page import AnonMapping, PageKsm, page_stable_node
 
-__all__ = ["rmap_walk"]
+__all__ = ["rmap_walk", "page_address_in_vma"]
+
+EFAULT = 14
+
+
+def page_address_in_vma(page, vma) -> int:
+    """page_address_in_vma(): the address at which ``page`` would be mapped in ``vma``, or
+    -EFAULT. An anonymous page qualifies only if its anon_vma has the VMA's root;
+    page_anon_vma() is NULL for a KSM page, so a KSM page never does. (The model's
+    ``page.index`` is the virtual address, so vma_address() is the index itself.)"""
+    m = page.mapping
+    if m.__class__ is not AnonMapping:
+        return -EFAULT
+    if vma.anon_vma is None or vma.anon_vma.root is not m.anon_vma.root:
+        return -EFAULT
+    addr = page.index
+    if not vma.start <= addr < vma.end:
+        return -EFAULT
+    return addr
 
 
 def rmap_walk(w, page, rmap_one, point: Point):

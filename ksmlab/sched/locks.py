@@ -1,7 +1,10 @@
 """Scheduler-aware sleeping locks with the kernel's names.
 
 Acquiring a free lock does not yield; acquiring a held one yields ``Blocked`` until the
-holder lets go, so a scheduler can run someone else and say who holds what. Spinlock
+holder lets go, so a scheduler can run someone else and say who holds what. Callers
+write ``yield from lock.down_read(w, label)`` either way: the free (fast) path takes the
+lock at once and returns an empty tuple, so no generator is made for it; only a held lock
+returns the generator that waits (the slow path). Spinlock
 sections (``ksm_mmlist_lock``, PTE locks) never sleep, so the model runs them atomically
 between two yield points and needs no object for them.
 """
@@ -24,6 +27,12 @@ class Mutex:
         return self.owner is None
 
     def lock(self, w, label: str):
+        if self.owner is None:  # uncontended: taken at once
+            self.owner = w.current
+            return ()
+        return self._lock_slow(w, label)
+
+    def _lock_slow(self, w, label):
         while self.owner is not None:
             yield Blocked(label, self, f"{self.name} is held by {self.owner}")
         self.owner = w.current
@@ -53,9 +62,12 @@ class RwSem:
         return self.writer is None
 
     def down_read(self, w, label: str):
-        if self.writer is None:  # uncontended: no yield
+        if self.writer is None:  # uncontended: taken at once
             self.readers.append(w.current)
-            return
+            return ()
+        return self._down_read_slow(w, label)
+
+    def _down_read_slow(self, w, label):
         while self.writer is not None:
             yield Blocked(label, self, f"{self.name} is held for write by {self.writer}")
         self.readers.append(w.current)
@@ -64,6 +76,12 @@ class RwSem:
         self.readers.remove(w.current)
 
     def down_write(self, w, label: str):
+        if self.writer is None and not self.readers:  # uncontended: taken at once
+            self.writer = w.current
+            return ()
+        return self._down_write_slow(w, label)
+
+    def _down_write_slow(self, w, label):
         while self.writer is not None or self.readers:
             yield Blocked(label, _WriteWait(self), f"{self.name} is held by {self.holders()}")
         self.writer = w.current
@@ -112,6 +130,13 @@ class PageLock:
 
 def lock_page(w, page, label: str):
     """lock_page(): sleep until the page lock is free, then take it."""
+    if page.lock_owner is None:  # uncontended: taken at once
+        page.lock_owner = w.current
+        return ()
+    return _lock_page_slow(w, page, label)
+
+
+def _lock_page_slow(w, page, label):
     while page.lock_owner is not None:
         yield Blocked(label, PageLock(page), f"page {page.pfn:#x} is locked by {page.lock_owner}")
     page.lock_owner = w.current

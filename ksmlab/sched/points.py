@@ -1,4 +1,10 @@
-"""What a kernel path yields: a named preemption point, or a block on a resource."""
+"""What a kernel path yields: a named preemption point, or a block on a resource.
+
+Simplification: a path can be preempted only where it yields; what lies between two
+points runs as one atomic step. The points sit where the kernel may sleep, reschedule or
+let go of a lock; finer interleavings (another CPU between two instructions of a
+spinlocked section, say) are not explored.
+"""
 
 __all__ = ["Point", "Blocked"]
 

@@ -2,9 +2,11 @@
 
 import re
 
-__all__ = ["Schedule"]
+__all__ = ["Schedule", "MAX_STEPS"]
 
 _TOKEN = re.compile(r"^([A-Za-z_][A-Za-z0-9_\-]*)(?:\*([1-9][0-9]*))?$")
+MAX_STEPS = 100_000  # the longest Schedule parse() builds; the scenarios need a few hundred
+_MAX_DIGITS = 30  # a longer repeat count is refused before it is converted
 
 
 class Schedule(tuple):
@@ -18,6 +20,8 @@ class Schedule(tuple):
     """
 
     def __new__(cls, steps=()):
+        if isinstance(steps, str):
+            raise TypeError("Schedule() takes task names; parse a text with Schedule.parse()")
         steps = tuple(steps)
         for name in steps:
             if not isinstance(name, str) or not _TOKEN.match(name) or "*" in name:
@@ -29,38 +33,69 @@ class Schedule(tuple):
         """A schedule from names already checked (the scheduler's own steps)."""
         return tuple.__new__(cls, steps)
 
-    @classmethod
-    def parse(cls, text: str) -> "Schedule":
-        """The schedule ``str()`` printed: names separated by blanks or commas, ``NAME*N``
-        for N steps in a row."""
+    @staticmethod
+    def parse_runs(text: str) -> tuple:
+        """``text`` as runs, ``(NAME, COUNT)`` pairs, without expanding the repeats: a
+        count of any size costs nothing here (``Scheduler.run`` and ``replay`` take runs,
+        and stop at the first step a task cannot take)."""
         if not isinstance(text, str):
             raise TypeError(f"a schedule is parsed from a str, not {type(text).__name__}")
-        steps = []
+        runs = []
         for token in text.replace(",", " ").split():
             m = _TOKEN.match(token)
             if not m:
                 raise ValueError(f"bad schedule token {token!r}: expected NAME or NAME*COUNT")
-            steps.extend([m.group(1)] * int(m.group(2) or 1))
-        return cls(steps)
+            digits = m.group(2) or "1"
+            if len(digits) > _MAX_DIGITS:
+                raise ValueError(
+                    f"schedule token {m.group(1)}*{digits[:8]}...: a repeat count of "
+                    f"{len(digits)} digits is more steps than any task can run"
+                )
+            runs.append((m.group(1), int(digits)))
+        return tuple(runs)
+
+    @classmethod
+    def parse(cls, text: str) -> "Schedule":
+        """The schedule ``str()`` printed: names separated by blanks or commas, ``NAME*N``
+        for N steps in a row. ValueError, before any step is stored, for more than
+        MAX_STEPS steps in all."""
+        runs = cls.parse_runs(text)
+        total = 0
+        for name, count in runs:
+            total += count
+            if total > MAX_STEPS:
+                raise ValueError(
+                    f"schedule of more than {MAX_STEPS} steps (at {name}*{count}): "
+                    "longer than any scenario runs"
+                )
+        return cls._trusted(tuple(name for name, count in runs for _ in range(count)))
+
+    @classmethod
+    def runs_of(cls, schedule) -> tuple:
+        """The runs of ``schedule``: its text, a Schedule, or a sequence of task names."""
+        if isinstance(schedule, str):
+            return cls.parse_runs(schedule)
+        if not isinstance(schedule, Schedule):
+            if not isinstance(schedule, (list, tuple)):
+                raise TypeError(
+                    "schedule must be a str, a Schedule or a list of task names, "
+                    f"not {type(schedule).__name__}"
+                )
+            schedule = cls(schedule)
+        runs = []
+        for name in schedule:
+            if runs and runs[-1][0] == name:
+                runs[-1][1] += 1
+            else:
+                runs.append([name, 1])
+        return tuple((name, count) for name, count in runs)
 
     def __str__(self) -> str:
-        out = []
-        i = 0
-        while i < len(self):
-            j = i
-            while j < len(self) and self[j] == self[i]:
-                j += 1
-            out.append(self[i] if j - i == 1 else f"{self[i]}*{j - i}")
-            i = j
-        return " ".join(out)
+        return " ".join(n if c == 1 else f"{n}*{c}" for n, c in Schedule.runs_of(self))
 
     def __repr__(self) -> str:
         return f"Schedule.parse({str(self)!r})"
 
     def runs(self) -> list:
         """The task order with consecutive steps of one task folded: ``['U', 'F', 'U']``."""
-        out = []
-        for name in self:
-            if not out or out[-1] != name:
-                out.append(name)
-        return out
+        return [name for name, _count in Schedule.runs_of(self)]

@@ -110,14 +110,16 @@ class Scheduler:
     """Run a scenario's tasks one step at a time.
 
     ``runnable()`` lists the names of tasks that can run, sorted; ``step(name)`` runs that
-    task to its next yield point and returns the TraceEvent; ``undo()`` takes the last
-    step back. ``oops`` holds the KernelOops that ended the run, if any.
+    task to its next yield point and returns the TraceEvent; ``run_until_blocked(name)``
+    steps it until it ends or blocks; ``undo()`` takes the last step back. ``oops`` holds
+    the KernelOops that ended the run, if any.
     """
 
     def __init__(self, scenario, fixes=None):
+        from .. import scenarios
         from ..fixes import Fixes
 
-        self.scenario = scenario
+        self.scenario = scenarios.get(scenario)
         self.fixes = fixes if fixes is not None else Fixes.all()
         if not isinstance(self.fixes, Fixes):
             raise TypeError(f"fixes must be a Fixes, not {type(self.fixes).__name__}")
@@ -133,6 +135,7 @@ class Scheduler:
             self.close()
         self.kernel = self.scenario.fresh(self.fixes)
         self.world = self.kernel.world
+        self.world.interleaved = True
         self.tasks = {}
         for name, title, gen in self.scenario.tasks(self.kernel):
             self.tasks[name] = TaskState(name, title, gen)
@@ -213,12 +216,35 @@ class Scheduler:
         self.trace.append(ev)
         return ev
 
+    def take(self, schedule):
+        """Take the steps of ``schedule`` (a Schedule, its text or a list of task names)
+        in order, yielding each TraceEvent. A run ``NAME*N`` is taken step by step, never
+        expanded, so a count larger than its task can run fails (ScheduleError) at the first
+        step the task cannot take, without storing the steps."""
+        for name, count in Schedule.runs_of(schedule):
+            for _ in range(count):
+                yield self.step(name)
+
+    def run_until_blocked(self, name, stop=None, limit=10_000) -> list:
+        """Step task ``name`` for as long as it can go: until it ends, blocks (or the
+        kernel oopses), or ``stop(self)`` (called after each step) returns true, e.g. at
+        a property violation. Returns the TraceEvents taken (at least one: the first step
+        must be allowed, else ScheduleError). ``limit`` steps at most (ValueError if a
+        path never stops, which no kernel path of the model does)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int, not {limit!r}")
+        t = self.tasks.get(name)
+        events = [self.step(name)]
+        while t.runnable and self.oops is None and not (stop is not None and stop(self)):
+            if len(events) >= limit:
+                raise ValueError(f"task {name} ran {limit} steps without ending or blocking")
+            events.append(self.step(name))
+        return events
+
     def run(self, schedule) -> "Scheduler":
-        """Take the steps of ``schedule`` (a Schedule or its text) in order."""
-        if isinstance(schedule, str):
-            schedule = Schedule.parse(schedule)
-        for name in schedule:
-            self.step(name)
+        """Take the steps of ``schedule`` (as ``take``) in order."""
+        for _ev in self.take(schedule):
+            pass
         return self
 
     def undo(self) -> None:

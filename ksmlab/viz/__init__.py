@@ -1,8 +1,11 @@
 """Pictures of the model: text pictures for terminals and doctests, graph builders
-(world -> networkx graph) and drawers (``draw_*(ax, ...) -> artists``).
+(world -> networkx graph), diagram drawers (``draw_memory(w) -> Diagram``, SVG written
+here, shown inline in notebooks and widgets) and matplotlib charts of numbers
+(``draw_counters(ax, ...)``).
 
 Nothing here changes the model. Names are loaded on first use, so that
-``from ksmlab.viz import picture`` needs neither networkx nor matplotlib.
+``from ksmlab.viz import picture`` needs neither networkx nor matplotlib, and the
+diagrams need no matplotlib.
 
 >>> from ksmlab.viz import picture
 >>> from ksmlab import Kernel
@@ -38,6 +41,10 @@ __all__ = [
     "record_passes",
     "draw_counters",
     "render_png",
+    "Diagram",
+    "Stack",
+    "changed_nodes",
+    "culprit_nodes",
     "COLORS",
 ]
 
@@ -61,6 +68,10 @@ _WHERE = {
     "record_passes": "counters",
     "draw_counters": "counters",
     "render_png": "render",
+    "Diagram": "svg",
+    "Stack": "svg",
+    "changed_nodes": "changes",
+    "culprit_nodes": "changes",
 }
 
 

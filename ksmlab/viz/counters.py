@@ -1,6 +1,8 @@
 """Counters over ksmd passes: record them from a Kernel, and draw one history or two
 side by side (model dashed over kernel solid, as the live lab compares them)."""
 
+import textwrap
+
 from matplotlib.ticker import MaxNLocator
 
 __all__ = ["record_passes", "draw_counters", "DEFAULT_COUNTERS"]
@@ -21,17 +23,30 @@ def record_passes(kernel, passes, history=None) -> list:
     return history
 
 
+SHORT = {"full_scans": "scans", "pages_scanned": "scanned", "general_profit": "profit"}
+MARKERS = ("o", "s", "^", "D", "v", "P")
+LINES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)))
+
+
 def draw_counters(
-    ax, history, compare=None, counters=DEFAULT_COUNTERS, labels=("model", "kernel"), title=None
+    ax,
+    history,
+    compare=None,
+    counters=DEFAULT_COUNTERS,
+    labels=("model", "kernel"),
+    title=None,
+    xlabel=None,
 ):
     """One line per counter over ``history`` (a list of {name: value}); with
-    ``compare`` (the other side's list), that side solid and ``history`` dashed.
-    Returns the line artists."""
+    ``compare`` (the other side's list), that side solid and ``history`` dashed. Every
+    counter has its own colour and marker (and, alone, its own line style), so equal
+    values and colour pairs stay distinguishable. Returns the line artists."""
     artists = []
     xs = list(range(len(history)))
     for i, name in enumerate(counters):
         color = f"C{i}"
-        short = name.replace("pages_", "")
+        marker = MARKERS[i % len(MARKERS)]
+        short = SHORT.get(name, name.replace("pages_", ""))
         if compare is not None:
             cx = list(range(len(compare)))
             artists += ax.plot(
@@ -40,6 +55,9 @@ def draw_counters(
                 color=color,
                 lw=2.5,
                 alpha=0.5,
+                marker=marker,
+                ms=8,
+                mfc="none",
                 label=f"{short} ({labels[1]})",
             )
             artists += ax.plot(
@@ -47,18 +65,42 @@ def draw_counters(
                 [h.get(name) for h in history],
                 color=color,
                 ls="--",
-                marker=".",
+                marker=marker,
+                ms=4,
                 label=f"{short} ({labels[0]})",
             )
         else:
+            # later series drawn smaller and every other one hollow, so that equal
+            # values still show every marker
             artists += ax.plot(
-                xs, [h.get(name) for h in history], color=color, marker="o", ms=3, label=short
+                xs,
+                [h.get(name) for h in history],
+                color=color,
+                ls=LINES[i % len(LINES)],
+                marker=marker,
+                ms=10 - 1.5 * i,
+                mfc="none" if i % 2 else color,
+                mew=1.5,
+                label=short,
             )
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    values = [
+        v
+        for h in list(history) + list(compare or ())
+        for c in counters
+        if isinstance(v := h.get(c), int | float)
+    ]
+    top = max(values + [1])  # counters are never negative; all zero still spans 0..1
+    ax.set_ylim(-0.05 * top, 1.1 * top)
+    n = max(len(history), len(compare or ()), 1)
+    ax.set_xlim(-0.5, n - 0.5)
+    if n <= 12:
+        ax.set_xticks(range(n))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("ksmd passes" if compare is None else "step", fontsize=8)
-    ax.set_ylabel("pages", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, ncol=2 if compare is not None else 1)
-    ax.set_title(title or "KSM counters", fontsize=9)
+    ax.set_xlabel(xlabel or ("ksmd passes" if compare is None else "step"), fontsize=10)
+    ax.set_ylabel("pages", fontsize=10, labelpad=2)
+    ax.tick_params(labelsize=9)
+    ax.legend(fontsize=9, ncol=2 if compare is not None else 1)
+    ax.set_title(textwrap.fill(title or "KSM counters", 72), fontsize=11)
     return artists

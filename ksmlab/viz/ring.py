@@ -11,8 +11,9 @@ import textwrap
 import networkx as nx
 
 from ..ksm.state import KSM_RUN_UNMERGE
-from .draw import draw_graph, finish_axes
-from .style import COLORS, short
+from .style import COLORS, where
+from .svg import FONT, Box, Diagram
+from .text import ring_text
 
 __all__ = ["ring_graph", "ring_layout", "draw_ring", "insertion_point", "HEAD", "NEW"]
 
@@ -29,102 +30,156 @@ def insertion_point(w) -> tuple:
     decides under the world's fixes."""
     ksm = w.ksm
     if w.fixes.cursor_insertion and ksm.run & KSM_RUN_UNMERGE:
-        return HEAD, "run=2 with the fix: at the tail, so the unmerge walk still reaches it"
-    where = _name(ksm, ksm.ksm_scan.mm_slot)
-    if ksm.run & KSM_RUN_UNMERGE and where != HEAD:
-        return where, "behind the cursor, among the slots run=2 has already walked"
-    return where, "behind the cursor, so ksmd lets the new mm settle for a pass"
+        return HEAD, "at the tail (the fix), so the unmerge walk still reaches it"
+    cursor = _name(ksm, ksm.ksm_scan.mm_slot)
+    if ksm.run & KSM_RUN_UNMERGE and cursor != HEAD:
+        return cursor, "behind the cursor, among the slots run=2 has already passed"
+    return cursor, "behind the cursor, so ksmd lets the new mm settle for a pass"
 
 
 def ring_graph(w) -> nx.DiGraph:
     """Head and slots in list order with ``next`` edges around the ring; ``cursor``
-    marks the slot under ksm_scan, ``walked`` the slots run=2 has already passed; the
-    node ``new mm_slot`` points at where a registration would insert now."""
+    marks the slot under ksm_scan, ``passed`` the slots between the head and the cursor
+    while run=2 unmerges (its walk does not come back to them, whether it visited them
+    or they were inserted there afterwards); the node ``new mm_slot`` points at where a
+    registration would insert now."""
     ksm = w.ksm
     cur = ksm.ksm_scan.mm_slot
     order = [ksm.head] + ksm.mm_list
     unmerging = bool(ksm.run & KSM_RUN_UNMERGE) and cur is not ksm.head
-    walked = set()
+    passed = set()
     if unmerging:
         for slot in ksm.mm_list:
             if slot is cur:
                 break
-            walked.add(slot)
+            passed.add(slot)
     g = nx.DiGraph(title="mm_slot ring")
     for slot in order:
         nid = _name(ksm, slot)
         is_cur = slot is cur
         if slot is ksm.head:
             color, label = COLORS["head"], "ksm_mm_head"
+            title = "ksm_mm_head: the list head, where every pass starts and ends"
         else:
             color = COLORS["slot_cursor"] if is_cur else COLORS["slot"]
-            label = f"{slot.mm.owner}\n{len(slot.rmap_list)} rmap_items"
+            n = len(slot.rmap_list)
+            label = f"{slot.mm.owner}: {n} rmap_item{'s' if n != 1 else ''}"
+            title = f"mm_slot of {slot.mm.owner}, {n} rmap_items"
         if is_cur:
-            addr = ksm.ksm_scan.address
-            label += f"\n<- cursor{f' @{short(addr)}' if slot is not ksm.head else ''}"
-        if slot in walked:
-            label += "\n(walked)"
+            if slot is ksm.head:
+                label += "\ncursor"
+                title += "; the ksm_scan cursor is here"
+            else:
+                addr = where(slot.mm, ksm.ksm_scan.address)
+                label += f"\ncursor, next {addr}"
+                title += (
+                    f"; the ksm_scan cursor is on it: the scan goes on at address {addr} "
+                    "(the pages below it are done)"
+                )
+        if slot in passed:
+            label += "\nbehind the cursor"
+            title += "; run=2's walk has passed this point and will not come back to it"
         g.add_node(
             nid,
             kind="head" if slot is ksm.head else "slot",
             cursor=is_cur,
-            walked=slot in walked,
+            passed=slot in passed,
             color=color,
             label=label,
-            edgecolor="#000000" if is_cur else "#525252",
-            linewidth=1.8 if is_cur else 0.8,
+            title=title,
         )
     for a, b in zip(order, order[1:] + order[:1], strict=True):
         if a is not b:
-            g.add_edge(
-                _name(ksm, a), _name(ksm, b), kind="next", style="solid", connection="arc3,rad=0.15"
-            )
-    where, rule = insertion_point(w)
-    g.graph["insert_before"] = where
+            g.add_edge(_name(ksm, a), _name(ksm, b), kind="next", style="solid")
+    where_, rule = insertion_point(w)
+    g.graph["insert_before"] = where_
     g.graph["rule"] = rule
+    target = "ksm_mm_head" if where_ == HEAD else where_.split(":", 1)[1]
     g.add_node(
         NEW,
         kind="new",
         cursor=False,
-        walked=False,
+        passed=False,
         color=COLORS["slot_new"],
-        label="a new mm_slot\ngoes here",
+        label=f"new mm_slot\ngoes before {target}",
+        title=f"where __ksm_enter would insert a new mm_slot now: just before {target}, {rule}",
     )
-    g.add_edge(NEW, where, kind="insert", style="dashed", color="#31a354", label="inserted before")
+    g.add_edge(NEW, where_, kind="insert", style="dashed", color="#31a354")
     return g
 
 
 def ring_layout(g) -> dict:
-    """The ring on a circle, the head at the top, clockwise in list order; the new slot
-    outside the ring, next to where it would go."""
+    """In pixels: the ring on an ellipse, the head at the top, clockwise in list order;
+    the new slot outside the ring beside where it would go. Returns node -> Box."""
+    boxes = {n: Box(n, 0, 0, g.nodes[n]["label"].split("\n")) for n in g}
     ring = [n for n in g if n != NEW]
-    pos = {}
     k = len(ring)
+    bw = max(boxes[n].w for n in ring)
+    bh = max(boxes[n].h for n in ring)
+    rx = max(bw * 0.9, bw * k / 4.5)
+    ry = max(bh * 1.6, bh * k / 3.2)
+    new = boxes[NEW]
+    cx = MARGIN + new.w + 30 + bw / 2 + rx
+    cy = TOP + new.h + 20 + bh / 2 + ry
     for i, n in enumerate(ring):
         a = math.pi / 2 - 2 * math.pi * i / k
-        pos[n] = (1.6 * math.cos(a), 1.2 * math.sin(a))
-    target = g.graph["insert_before"]
-    tx, ty = pos[target]
-    norm = math.hypot(tx, ty) or 1.0
-    pos[NEW] = (tx * 2.0 / norm * 1.3 - 0.9, ty * 1.9 / norm * 1.0 + 0.1)
-    return pos
+        boxes[n].x = cx + rx * math.cos(a)
+        boxes[n].y = cy - ry * math.sin(a)
+    t = boxes[g.graph["insert_before"]]
+    if g.graph["insert_before"] == HEAD:
+        new.x, new.y = t.x, t.rect[1] - 24 - new.h / 2
+    elif t.x >= cx:
+        new.x, new.y = t.rect[2] + 30 + new.w / 2, t.y
+    else:
+        new.x, new.y = t.rect[0] - 30 - new.w / 2, t.y
+    # move the whole picture up and left against the margins
+    dx = MARGIN - min(b.rect[0] for b in boxes.values())
+    dy = TOP - min(b.rect[1] for b in boxes.values()) + 10
+    for b in boxes.values():
+        b.x += dx
+        b.y += dy
+    g.graph["centre"] = (cx + dx, cy + dy)
+    return boxes
 
 
-def draw_ring(ax, w, title=None):
-    """Draw the mm_slot ring, the cursor and the insertion point; returns the artists."""
+TOP = 30
+MARGIN = 8
+
+
+def draw_ring(w, title=None, changed=(), culprit=()) -> Diagram:
+    """The mm_slot ring, the cursor and the insertion point, as an SVG diagram."""
     g = ring_graph(w)
-    pos = ring_layout(g)
-    artists = draw_graph(ax, g, pos, fontsize=7)
-    artists.append(
-        ax.text(
-            0,
-            0,
-            f"run={w.ksm.run}\n" + textwrap.fill(g.graph["rule"], 28),
-            ha="center",
-            va="center",
-            fontsize=7,
-            style="italic",
-        )
-    )
-    finish_axes(ax, pos, title or "mm_slot list (clockwise from ksm_mm_head)", margin=0.7)
-    return artists
+    boxes = ring_layout(g)
+    title = title or "mm_slot list (clockwise from ksm_mm_head)"
+    d = Diagram("ring", title, f"run={w.ksm.run}: {g.graph['rule']}. " + ring_text(w))
+    d.text(MARGIN, 14, title, size=FONT + 2, weight="bold")
+    cx, cy = g.graph["centre"]
+    for u, v in g.edges:
+        a, b = boxes[u], boxes[v]
+        if g.edges[u, v]["kind"] == "insert":
+            d.edge(a, b, color=NEW_COLOR, dash="6 4", width=2, title="inserted before")
+            continue
+        mx, my = (a.x + b.x) / 2, (a.y + b.y) / 2
+        dx, dy = mx - cx, my - cy
+        norm = math.hypot(dx, dy) or 1.0
+        push = 28 if len(boxes) > 3 else 60
+        bend = (mx + dx / norm * push, my + dy / norm * push) if norm > 1 else (mx + push, my)
+        d.edge(a, b, bend=bend, title="next in the mm_slot list")
+    for n, b in boxes.items():
+        nd = g.nodes[n]
+        kind = {"head": "head", "new": "slot_new"}.get(nd["kind"], "slot")
+        if nd["cursor"]:
+            kind = "head" if nd["kind"] == "head" else "slot_cursor"
+        emph = "culprit" if n in culprit else "changed" if n in changed else None
+        outline = CURSOR if nd["cursor"] else None
+        d.box(b, kind, nd["title"], emph, outline=outline)
+    bottom = max([b.rect[3] for b in boxes.values()] + [p[1] for _, s in d.segments for p in s])
+    lines = textwrap.wrap(f"run={w.ksm.run}: a new mm_slot goes {g.graph['rule']}", 60)
+    for i, line in enumerate(lines):
+        d.text(MARGIN, bottom + 22 + i * FONT * 1.3, line, italic=True)
+    d.fit()
+    return d
+
+
+NEW_COLOR = "var(--jp-success-color0, #1b5e20)"
+CURSOR = "var(--jp-warn-color0, #e65100)"

@@ -9,13 +9,15 @@ schedule prefixes as text (``""`` is the root); nodes carry ``status`` ("path",
 "violation", "clean", "pruned", "deadlock"), ``preemptions`` and ``schedule``.
 """
 
+import textwrap
+
 import networkx as nx
 
 from ..check.explore import violation_of
 from ..sched.schedule import Schedule
 from ..sched.scheduler import Scheduler
-from .draw import draw_graph, finish_axes
 from .style import COLORS
+from .svg import FONT, INK2, Box, Diagram
 
 __all__ = ["schedule_tree", "tree_layout", "draw_schedule_tree"]
 
@@ -128,7 +130,7 @@ def _alternative(g, scn, fixes, parent, prefix, cost, bound, depth, max_steps):
             schedule=node,
             depth=depth,
             color=COLORS["pruned"],
-            label=f"{name}\npruned",
+            label=f"{name} pruned",
         )
         g.add_edge(
             parent, node, task=name, path=False, style="dotted", color="#969696", arrow=False
@@ -148,26 +150,40 @@ def _alternative(g, scn, fixes, parent, prefix, cost, bound, depth, max_steps):
         violation=violation,
         steps=len(run),
         color=COLORS["violation" if violation else "clean" if finished else "pruned"],
-        label=f"{name}..\n{len(run)} steps\n{'BUG' if violation else 'ok'}",
+        label=f"{name}.. {len(run)} {'BUG' if violation else 'ok' if finished else 'cut'}",
     )
     g.add_edge(parent, node, task=name, path=False, style="solid", color="#969696", arrow=False)
 
 
 def tree_layout(g) -> dict:
-    """Depth across (left to right), the path on one row and the alternatives of each
-    step fanned out below it. Deterministic."""
-    pos = {}
-    below = {}
-    for n in sorted(g.nodes, key=lambda n: (g.nodes[n]["depth"], n)):
-        d = g.nodes[n]
-        x = d["depth"] * 1.0
-        if d["status"] in ("root", "path") or (d["status"] == "violation" and _on_path(g, n)):
-            pos[n] = (x, 0.0)
-        else:
-            k = below.get(d["depth"], 0) + 1
-            below[d["depth"]] = k
-            pos[n] = (x, -1.1 * k)
-    return pos
+    """In pixels: the counterexample's path down the left, one row per step, and the
+    alternatives of each step to its right, in the row of the step they replace (the
+    children of the same parent). Returns node -> Box; deterministic."""
+    boxes = {n: Box(n, 0, 0, g.nodes[n]["label"].split("\n")) for n in g}
+    path = [n for n in g if _on_path(g, n) or n == ""]
+    path.sort(key=lambda n: g.nodes[n]["depth"])
+    pw = max(boxes[n].w for n in path)
+    rowh = max(b.h for b in boxes.values()) + V_GAP
+    alts = {}
+    for n in g:
+        if n not in path:
+            alts.setdefault(g.nodes[n]["depth"], []).append(n)
+    for i, n in enumerate(path):
+        boxes[n].x = STEP_W + pw / 2
+        boxes[n].y = TOP + i * rowh + rowh / 2
+    aw = max((b.w for n, b in boxes.items() if n not in path), default=0)
+    for depth, members in alts.items():
+        for j, n in enumerate(sorted(members)):
+            boxes[n].x = STEP_W + pw + H_GAP + j * (aw + H_GAP) + aw / 2
+            boxes[n].y = TOP + depth * rowh + rowh / 2
+    g.graph["path_width"] = pw
+    return boxes
+
+
+TOP = 56
+STEP_W = 48  # the step numbers' column
+H_GAP = 26
+V_GAP = 8
 
 
 def _on_path(g, n):
@@ -175,15 +191,77 @@ def _on_path(g, n):
     return bool(preds) and g.edges[preds[0], n].get("path", False)
 
 
-def draw_schedule_tree(ax, g, title=None):
-    """Draw a schedule tree (from ``schedule_tree``); returns the artists."""
-    pos = tree_layout(g)
-    artists = draw_graph(ax, g, pos, fontsize=6, edge_labels=False)
-    text = (
-        f"{g.graph['scenario']}: counterexample path (orange), alternatives explored "
-        f"(green ok / red bug) or pruned by bound {g.graph['bound']} (grey)"
+def draw_schedule_tree(g, title=None) -> Diagram:
+    """A schedule tree (from ``schedule_tree``) as an SVG diagram."""
+    boxes = tree_layout(g)
+    title = title or f"{g.graph['scenario']}: schedules around the counterexample"
+    key = (
+        f"down: the counterexample (orange, red where it breaks); across: what else could "
+        f"run at that step, followed to its end (green ok, red bug) or pruned by bound "
+        f"{g.graph['bound']} (grey)"
     )
     if g.graph.get("truncated"):
-        text += "; more alternatives not shown"
-    finish_axes(ax, pos, title or text, margin=0.8)
-    return artists
+        key += "; more alternatives not shown"
+    d = Diagram("schedtree", title, key)
+    d.text(8, 14, title, size=FONT + 2, weight="bold")
+    for i, line in enumerate(textwrap.wrap(key, 90)):
+        d.text(8, 34 + i * 15, line, size=FONT - 1, color=INK2)
+    top = 34 + len(textwrap.wrap(key, 90)) * 15
+    shift = top - TOP + 6
+    for b in boxes.values():
+        b.y += shift
+    for u, v in sorted(g.edges, key=lambda e: (str(e[0]), str(e[1]))):
+        a, b = boxes[u], boxes[v]
+        e = g.edges[u, v]
+        if e.get("path"):
+            d.line(
+                [(a.x, a.rect[3]), (b.x, b.rect[1])],
+                color=PATH,
+                width=2.5,
+                arrow=False,
+                title=f"then {e['task']} runs",
+            )
+        else:
+            # from the parent's right side, down into the row of the step it replaces
+            x0, gap = a.rect[2] + 10, b.rect[1] - V_GAP / 2
+            d.line(
+                [(a.rect[2], a.y), (x0, a.y), (x0, gap), (b.x, gap), (b.x, b.rect[1])],
+                color=INK2,
+                width=1.2,
+                dash="2 3" if e.get("style") == "dotted" else None,
+                arrow=False,
+                title=f"instead, {e['task']} runs",
+            )
+    for n, b in boxes.items():
+        nd = g.nodes[n]
+        if n == "":
+            d.box(b, "root", "the scenario's start", None)
+            continue
+        status = nd["status"]
+        kind = {
+            "path": "path",
+            "violation": "violation",
+            "clean": "clean",
+            "pruned": "pruned",
+            "deadlock": "deadlock",
+            "cut": "cut",
+        }[status]
+        if status in ("path", "violation") and _on_path(g, n):
+            d.text(STEP_W - 8, b.y, str(nd["depth"]), anchor="end", color=INK2)
+        d.box(b, kind, _title(nd), "culprit" if status == "violation" and _on_path(g, n) else None)
+    d.fit()
+    return d
+
+
+PATH = "var(--jp-warn-color0, #e65100)"
+
+
+def _title(nd) -> str:
+    s = nd["status"]
+    if s == "pruned":
+        return f"{nd['schedule']}: pruned, it would need {nd['preemptions']} preemptions"
+    if s in ("path", "violation") and "steps" not in nd:
+        what = f" - {nd['violation']}" if nd.get("violation") else ""
+        return f"step {nd['depth']}: {nd['schedule']}{what}"
+    what = nd.get("violation") or ("runs clean to the end" if s == "clean" else "cut short")
+    return f"{nd['schedule']} ({nd.get('steps')} steps, {nd['preemptions']} preemptions): {what}"

@@ -1,109 +1,140 @@
 """A trace as swimlanes: one lane per task, one mark per yield point (a star where the
 step preempted another task), lock holds as bars under the marks, the violation
-flagged at the step where it appeared."""
+flagged at the step where it appeared. Every mark's hover title says where the task
+stopped and what it did; the lanes carry the task titles and the lock names."""
 
-from .style import COLORS
+import html
+import math
+import textwrap
+
+from .svg import FONT, INK2, LANE_COLORS, Diagram, text_width
 
 __all__ = ["draw_swimlanes", "lane_of"]
 
+STEP = 22  # pixels per step; 16 for long traces, so that 40 steps fit in 900 px
+ROW = 20  # height of a lock bar's row
+LEFT_MAX = 30  # characters of a lock name shown (the hover has it all; titles get 64)
+MARK = "var(--jp-brand-color1, #1976d2)"
+BAD = "var(--jp-error-color1, #d32f2f)"
+
 
 def lane_of(tl) -> dict:
-    """Task name -> lane y (the first task at the top)."""
-    n = len(tl.tasks)
-    return {t: n - 1 - i for i, t in enumerate(tl.tasks)}
+    """Task name -> lane index (the first task at the top)."""
+    return {t: i for i, t in enumerate(tl.tasks)}
 
 
-def draw_swimlanes(ax, tl, title=None, labels=True):
-    """Draw a Timeline; returns the artists."""
-    lanes = lane_of(tl)
-    artists = []
+def _cut(s, n=LEFT_MAX):
+    return s if len(s) <= n else s[: n - 1] + "~"
+
+
+def draw_swimlanes(tl, title=None) -> Diagram:
+    """A Timeline as an SVG diagram."""
+    title = title or "trace"
     steps = len(tl.events)
-    for t, y in lanes.items():
-        artists.append(ax.axhline(y, color="#d9d9d9", lw=0.8, zorder=0))
-        title_ = tl.titles.get(t, "")
-        artists.append(
-            ax.text(
-                -0.5,
-                y + 0.28,
-                f"{t}: {title_}"[:60],
-                fontsize=7,
-                va="bottom",
-                ha="left",
-                color="#252525",
-            )
-        )
-    spans = tl.intervals()
-    locks = sorted({lock for _, lock, _, _ in spans})
-    rows = {}  # each task's locks get their own row under its lane
+    step = STEP if steps <= 24 else 16
+    spans = [s for s in tl.intervals() if s[0] in tl.tasks]
+    rows = {t: [] for t in tl.tasks}  # each task's locks get their own row in its lane
     for task, lock, _, _ in spans:
-        mine = rows.setdefault(task, [])
-        if lock not in mine:
-            mine.append(lock)
+        if lock not in rows[task]:
+            rows[task].append(lock)
+    locks = sorted({lock for _, lock, _, _ in spans})
+    heads = [_cut(f"{t}: {tl.titles.get(t, '')}".rstrip(": "), 64) for t in tl.tasks]
+    names = [_cut(lock) for t in tl.tasks for lock in rows[t]]
+    # the lane titles have a row of their own above each lane: only the lock names and
+    # the axis name need the left column
+    left = 12 + max(text_width(s, FONT) for s in names + ["step"]) + 12
+    d = Diagram(
+        "swimlanes",
+        title,
+        f"{steps} steps of tasks {', '.join(tl.tasks)}"
+        + (f"; violation at step {tl.violation_step}: {tl.violation}" if tl.violation else ""),
+    )
+    d.text(8, 14, title, size=FONT + 2, weight="bold")
+    y = 40
+    lane_y = {}
+    for t, head in zip(tl.tasks, heads, strict=True):
+        d.text(8, y, head, weight="bold", title=f"{t}: {tl.titles.get(t, '')}")
+        lane_y[t] = y + ROW
+        d.line(
+            [(left - 4, y + ROW), (left + steps * step, y + ROW)],
+            color=INK2,
+            width=0.6,
+            arrow=False,
+            cls="lane",
+        )
+        ly = y + ROW
+        for lock in rows[t]:
+            ly += ROW
+            d.text(left - 8, ly, _cut(lock), anchor="end", color=INK2, size=FONT - 1, title=lock)
+        y = ly + ROW + 6
+    bottom = y - 6
     for task, lock, a, b in spans:
-        if task not in lanes:
-            continue  # held by someone outside the scenario (the set-up)
         k = locks.index(lock)
-        y = lanes[task] - 0.14 - 0.13 * rows[task].index(lock)
-        artists.append(
-            ax.plot(
-                [a - 0.4, b + 0.4],
-                [y, y],
-                lw=4,
-                solid_capstyle="butt",
-                color=f"C{k % 10}",
-                alpha=0.55,
-            )[0]
+        ly = lane_y[task] + ROW * (1 + rows[task].index(lock))
+        x0, x1 = left + (a - 1) * step + 3, left + b * step - 3
+        d.rect(
+            x0,
+            ly - 5,
+            x1,
+            ly + 5,
+            LANE_COLORS[k % len(LANE_COLORS)],
+            opacity=0.7,
+            cls="ksmlab-lock",
+            title=f"{task} holds {lock}" + (f" in step {a}" if a == b else f" in steps {a}-{b}"),
         )
-        artists.append(ax.text(b + 0.5, y, lock, fontsize=5, va="center", color=f"C{k % 10}"))
     for ev in tl.events:
-        y = lanes[ev.task]
-        bad = tl.violation_step == ev.index
-        marker = "*" if ev.preemption else "o"
-        color = COLORS["violation"] if bad or ev.label == "OOPS" else "#3182bd"
-        artists.append(
-            ax.plot(
-                [ev.index],
-                [y],
-                marker=marker,
-                ms=8 if ev.preemption else 5,
-                color=color,
-                ls="none",
-                zorder=3,
-            )[0]
+        cx, cy = left + (ev.index - 0.5) * step, lane_y[ev.task]
+        bad = tl.violation_step == ev.index or ev.label == "OOPS"
+        color = BAD if bad else MARK
+        what = (
+            f"step {ev.index}: {ev.task} ran to {ev.label}"
+            + (f" ({ev.detail})" if ev.detail else "")
+            + (", preempting another task" if ev.preemption else "")
         )
-        if labels:
-            artists.append(
-                ax.text(
-                    ev.index,
-                    y + 0.08,
-                    ev.label.split(":")[-1],
-                    fontsize=5,
-                    rotation=60,
-                    ha="left",
-                    va="bottom",
-                    color="#525252",
-                )
-            )
+        r = 7 if ev.preemption else 5
+        shape = _star(cx, cy, r) if ev.preemption else None
+        d.raw(f'<g class="ksmlab-step" data-step="{ev.index}"><title>{_esc(what)}</title>')
+        if shape:
+            d.raw(f'<polygon points="{shape}" style="fill:{color}"/>')
+        else:
+            d.raw(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r}" style="fill:{color}"/>')
+        d.raw("</g>")
+    # the step axis: integer ticks, labelled every 1, 5 or 10 steps
+    every = 1 if steps <= 12 else 5 if steps <= 60 else 10
+    ay = bottom + 8
+    d.line([(left, ay), (left + steps * step, ay)], color=INK2, width=1, arrow=False, cls="axis")
+    for i in range(1, steps + 1):
+        x = left + (i - 0.5) * step
+        major = i % every == 0 or i == 1
+        d.line(
+            [(x, ay), (x, ay + (6 if major else 3))], color=INK2, width=1, arrow=False, cls="tick"
+        )
+        if major:
+            d.text(x, ay + 16, str(i), anchor="middle", color=INK2, size=FONT - 1)
+    d.text(left - 8, ay + 16, "step", anchor="end", color=INK2, size=FONT - 1)
+    legend = "circle: a step; star: a preemption; bars: locks held"
+    d.text(left, ay + 36, legend, color=INK2, size=FONT - 1)
+    end = ay + 36
     if tl.violation_step is not None:
-        x = tl.violation_step
-        artists.append(ax.axvline(x, color=COLORS["violation"], lw=1.5, ls="--"))
-        artists.append(
-            ax.text(
-                x + 0.2,
-                -0.75,
-                f"VIOLATION: {tl.violation}"[:110],
-                fontsize=7,
-                color=COLORS["violation"],
-                ha="right" if x > steps / 2 else "left",
-                va="top",
-            )
-        )
-    ax.set_xlim(-0.8, max(steps, 1) + 1)
-    ax.set_ylim(-1.0, len(lanes) - 0.3)
-    ax.set_yticks([])
-    ax.set_xlabel("step (star: preemption; bars: locks held)", fontsize=7)
-    ax.tick_params(labelsize=7)
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
-    ax.set_title(title or "trace", fontsize=9)
-    return artists
+        x = left + (tl.violation_step - 0.5) * step
+        d.line([(x, 28), (x, ay)], color=BAD, width=1.5, dash="5 3", arrow=False, cls="violation")
+        width = max(60, int((left + steps * step) / (FONT * 0.6)))
+        for i, line in enumerate(
+            textwrap.wrap(f"VIOLATION at step {tl.violation_step}: {tl.violation}", width)
+        ):
+            d.text(8, end + 22 + i * FONT * 1.3, line, color=BAD, weight="bold")
+    d.fit()
+    return d
+
+
+def _star(cx, cy, r):
+    pts = []
+    for i in range(10):
+        a = -math.pi / 2 + i * math.pi / 5
+        rr = r if i % 2 == 0 else r * 0.45
+        pts.append(f"{cx + rr * math.cos(a):.1f},{cy + rr * math.sin(a):.1f}")
+    return " ".join(pts)
+
+
+def _esc(s):
+    return html.escape(s)

@@ -1,18 +1,19 @@
 """The stable and unstable trees (one of each per NUMA node when merge_across_nodes=0,
 only tree 0 in use otherwise), content-ordered, and the ``migrate_nodes`` list.
 
-The model keeps a tree as a sorted array descended by bisection (``Tree.root()`` is the
-middle element), so the picture draws that bisection tree: in-order left to right is
-content order. Node ids: ``stable:SERIAL``, ``rmap:OWNER:ADDR``, ``root:TREE NAME``.
+Each tree is drawn as the red-black tree it is: the root is ``root->rb_node``, edges
+follow ``rb_left``/``rb_right``, and every tree node carries ``rb`` ("red" or "black").
+In-order left to right is content order while the contents hold still. Node ids:
+``stable:SERIAL``, ``rmap:OWNER:ADDR``, ``root:TREE NAME``.
 """
 
 import networkx as nx
 
 from ..mm.page import page_stable_node
-from .draw import draw_graph, finish_axes
-from .style import COLORS, content_text, short
+from .style import COLORS, content_text, where
+from .svg import FONT, INK2, Box, Diagram
 
-__all__ = ["trees_graph", "trees_layout", "draw_trees", "MIGRATE_NODES"]
+__all__ = ["trees_graph", "trees_layout", "draw_trees", "draw_trees_graph", "MIGRATE_NODES"]
 
 MIGRATE_NODES = "root:migrate_nodes"
 
@@ -33,8 +34,8 @@ def _roots(w, all_trees):
 
 def trees_graph(w, all_trees=False) -> nx.DiGraph:
     """Every tree in use (all of them with ``all_trees``) and migrate_nodes, as one
-    forest; edges carry ``side`` ("L"/"R"), nodes ``tree``, ``order`` (in-order index)
-    and ``depth``."""
+    forest; edges carry ``side`` ("L"/"R"), tree nodes ``tree``, ``order`` (in-order
+    index), ``depth`` and ``rb`` ("red"/"black"; the migrate_nodes list has no colour)."""
     g = nx.DiGraph(title="KSM trees", trees=[])
     for kind, tree in _roots(w, all_trees):
         rid = f"root:{tree.name}"
@@ -49,8 +50,7 @@ def trees_graph(w, all_trees=False) -> nx.DiGraph:
             label=f"{tree.name}" + ("" if tree.nodes else "\n(empty)"),
             fontsize=7,
         )
-        nodes = list(tree.nodes)
-        top = _bisect(g, w, kind, tree.name, nodes, 0, len(nodes), 1)
+        top = _subtree(g, w, kind, tree.name, tree.rb_node, [0], 1)
         if top is not None:
             g.add_edge(rid, top, side="")
     ksm = w.ksm
@@ -72,14 +72,16 @@ def trees_graph(w, all_trees=False) -> nx.DiGraph:
     return g
 
 
-def _bisect(g, w, kind, tree, nodes, lo, hi, depth):
-    """Add nodes[lo:hi] as the subtree the model's bisection descent sees; return its root."""
-    if lo >= hi:
+def _subtree(g, w, kind, tree, node, order, depth):
+    """Add the rb subtree under ``node`` (in-order numbering from ``order[0]``); return
+    its root's id."""
+    if node is None:
         return None
-    mid = lo + (hi - lo - 1) // 2
-    me = _add(g, w, kind, tree, nodes[mid], mid, depth)
-    left = _bisect(g, w, kind, tree, nodes, lo, mid, depth + 1)
-    right = _bisect(g, w, kind, tree, nodes, mid + 1, hi, depth + 1)
+    left = _subtree(g, w, kind, tree, node.rb_left, order, depth + 1)
+    me = _add(g, w, kind, tree, node, order[0], depth)
+    g.nodes[me]["rb"] = "red" if node.rb_red else "black"
+    order[0] += 1
+    right = _subtree(g, w, kind, tree, node.rb_right, order, depth + 1)
     if left is not None:
         g.add_edge(me, left, side="L")
     if right is not None:
@@ -91,7 +93,8 @@ def _add(g, w, kind, tree, item, order, depth):
     if kind == "stable":
         page = w.mem.pfn_to_page(item.kpfn)
         stale = page is None or page_stable_node(page) is not item
-        data = "(freed)" if page is None else content_text(page.content)
+        data = "(freed)" if page is None else content_text(page.content, 40)
+        brief = "(freed)" if page is None else repr(content_text(page.content, 11))
         items = ",".join(f"{i.mm.owner}" for i in item.hlist) or "no items"
         nid = f"stable:{item.serial}"
         g.add_node(
@@ -102,13 +105,16 @@ def _add(g, w, kind, tree, item, order, depth):
             depth=depth,
             stale=stale,
             color=COLORS["stable_stale" if stale else "stable"],
-            label=f"#{item.serial} kpfn {item.kpfn:#x}\n{data!r}\nnid {item.nid}: {items}"
-            + ("\nSTALE" if stale else ""),
+            label=f"#{item.serial} {item.kpfn:#x}\n{brief}" + ("\nSTALE" if stale else ""),
+            title=f"stable node #{item.serial} in {tree}: kpfn {item.kpfn:#x}, nid {item.nid}, "
+            f"data {data!r}, rmap_items {items}"
+            + (" - STALE: its kpfn no longer holds the KSM page that points back" if stale else ""),
         )
         return nid
     pte = item.mm.ptes.get(item.address)
     page = getattr(pte, "page", None)
-    data = content_text(page.content) if page is not None else "?"
+    data = content_text(page.content, 40) if page is not None else "?"
+    brief = repr(content_text(page.content, 11)) if page is not None else "?"
     nid = f"rmap:{item.mm.owner}:{item.address:#x}"
     g.add_node(
         nid,
@@ -117,37 +123,102 @@ def _add(g, w, kind, tree, item, order, depth):
         order=order,
         depth=depth,
         color=COLORS["unstable"],
-        label=f"{item.mm.owner}@{short(item.address)}\n{data!r}\nseqnr {item.seqnr}",
+        label=f"{item.mm.owner}@{where(item.mm, item.address)}\n{brief}",
+        title=f"rmap_item of {item.mm.owner} at {where(item.mm, item.address)} in {tree}: "
+        f"data {data!r}, inserted in the pass with seqnr {item.seqnr}",
     )
     return nid
 
 
 def trees_layout(g) -> dict:
-    """Each tree in its own band of columns, left to right; in-order index across,
-    depth down. Deterministic."""
-    pos = {}
-    x0 = 0.0
+    """In pixels: the stable trees side by side in a first row of bands, the unstable
+    trees and migrate_nodes in a second; within a band in-order index across, depth
+    down. Returns node -> Box; deterministic."""
+    boxes = {n: Box(n, 0, 0, g.nodes[n]["label"].split("\n")) for n in g}
+    colw = max((b.w for b in boxes.values()), default=0) + H_GAP
+    rowh = max((b.h for b in boxes.values()), default=0) + V_GAP
+    bands = [[], []]
     for name in g.graph["trees"]:
-        members = [n for n in g if g.nodes[n]["tree"] == name]
-        width = max((g.nodes[n]["order"] for n in members), default=0) + 1
-        width = max(width, 1)
-        for n in members:
-            d = g.nodes[n]
-            if d["kind"] == "root":
-                pos[n] = (x0 + (width - 1) / 2 * 1.4, 0.0)
-            elif name == "migrate_nodes":
-                pos[n] = (x0, -1.0 * (d["order"] + 1))
+        bands[0 if name.startswith("stable") else 1].append(name)
+    top = TOP
+    for row in bands:
+        x0, depth = MARGIN, 0
+        for name in row:
+            members = [n for n in g if g.nodes[n]["tree"] == name]
+            if name == "migrate_nodes":
+                width = 1
             else:
-                pos[n] = (x0 + d["order"] * 1.4, -1.0 * d["depth"])
-        x0 += (width if name != "migrate_nodes" else 1) * 1.4 + 0.6
-    return pos
+                width = max(max((g.nodes[n]["order"] for n in members), default=0) + 1, 1)
+            for n in members:
+                d = g.nodes[n]
+                if d["kind"] == "root":
+                    x, k = x0 + (width - 1) / 2 * colw, 0
+                elif name == "migrate_nodes":
+                    x, k = x0, d["order"] + 1
+                else:
+                    x, k = x0 + d["order"] * colw, d["depth"]
+                boxes[n].x = x + colw / 2
+                boxes[n].y = top + k * rowh + rowh / 2
+                depth = max(depth, k)
+            x0 += width * colw + BAND_GAP
+        top += (depth + 1) * rowh + BAND_GAP
+    return boxes
 
 
-def draw_trees(ax, w, all_trees=False, title=None):
-    """Draw every tree in use and migrate_nodes; returns the artists."""
+TOP = 34
+MARGIN = 8
+H_GAP = 14
+V_GAP = 22
+BAND_GAP = 18
+
+
+def draw_trees(w, all_trees=False, title=None, changed=(), culprit=()) -> Diagram:
+    """Every tree in use and migrate_nodes, as an SVG diagram. A node's outline is red
+    or black when the tree records its red-black colour (``rb``)."""
     g = trees_graph(w, all_trees)
-    pos = trees_layout(g)
-    artists = draw_graph(ax, g, pos, fontsize=7)
     mode = f"merge_across_nodes={w.ksm.merge_across_nodes}"
-    finish_axes(ax, pos, title or f"stable (orange) and unstable (green) trees, {mode}")
-    return artists
+    title = title or f"stable (orange) and unstable (green) trees, {mode}"
+    return draw_trees_graph(g, title, mode, changed, culprit)
+
+
+def draw_trees_graph(g, title, mode="", changed=(), culprit=()) -> Diagram:
+    """A trees graph (from ``trees_graph``) as an SVG diagram."""
+    boxes = trees_layout(g)
+    kinds = [g.nodes[n]["kind"] for n in g]
+    d = Diagram(
+        "trees",
+        title,
+        f"{mode + '; ' if mode else ''}{kinds.count('stable')} stable nodes, "
+        f"{kinds.count('unstable')} unstable items; each tree in content order, left to "
+        "right. Hover over a box for its details.",
+    )
+    d.text(MARGIN, 14, title, size=FONT + 2, weight="bold")
+    for u, v in sorted(g.edges, key=lambda e: (str(e[0]), str(e[1]))):
+        a, b = boxes[u], boxes[v]
+        side = g.edges[u, v].get("side")
+        if side in ("L", "R"):
+            d.line([(a.x, a.rect[3]), (b.x, b.rect[1])], arrow=False, title=f"{side} child")
+        else:
+            d.line(
+                [(a.x, a.rect[3]), (b.x, b.rect[1])], dash="4 3", arrow=True, title=side or "root"
+            )
+    for n, b in boxes.items():
+        nd = g.nodes[n]
+        kind = nd["kind"]
+        if nd.get("stale"):
+            kind = "stable_stale"
+        rb = nd.get("rb")
+        outline = RB_OUTLINE.get(rb)
+        title_ = nd.get("title", nd["label"].replace("\n", " "))
+        if rb:
+            title_ += f"; {rb} node of the red-black tree"
+        emph = "culprit" if n in culprit else "changed" if n in changed else None
+        d.box(b, kind, title_, emph, outline=outline)
+    if any(g.nodes[n].get("rb") for n in g):
+        bottom = max(b.rect[3] for b in boxes.values()) + 18
+        d.text(MARGIN, bottom, "outline: red-black colour of the node", size=FONT - 1, color=INK2)
+    d.fit()
+    return d
+
+
+RB_OUTLINE = {"red": "var(--jp-error-color1, #d32f2f)", "black": "#212121"}

@@ -59,9 +59,24 @@ class StepSession:
         if reason:
             return f"step {len(self.sched.schedule) + 1} refused: {reason}"
         self.sched.step(name)
+        self._check()
+        return ""
+
+    def _check(self) -> bool:
+        """Record a violation after the latest step; True if there is one."""
         self.violation = violation_of(self.scenario, self.sched)
         if self.violation is not None:
             self.violation_step = len(self.sched.schedule)
+        return self.violation is not None
+
+    def run_until_blocked(self, name) -> str:
+        """Run task ``name`` for as long as it can go (Scheduler.run_until_blocked),
+        stopping at a violation; "" or the reason it was refused."""
+        reason = self.why_not(name)
+        if reason:
+            return f"step {len(self.sched.schedule) + 1} refused: {reason}"
+        self.sched.run_until_blocked(name, stop=lambda _s: self._check())
+        self._check()
         return ""
 
     def run(self, schedule) -> str:
@@ -93,26 +108,49 @@ class StepSession:
         return self.sched.world
 
     def goal(self) -> str:
+        """What to do, without the title (shown above it)."""
         s = self.scenario
         return (
-            f"{s.title}. Be the scheduler: pick which task runs next. Goal: break the "
-            f"property \u201c{s.property}\u201d. The race window: {s.window_text}."
+            f"Be the scheduler: pick which task runs next. Goal: break the property "
+            f"\u201c{s.property}\u201d. The race window: {s.window_text}."
+        )
+
+    def retries(self, name) -> int:
+        """How many times task ``name`` has stopped at a retry point (a label ending in
+        ``:retry``, such as migrate_pages' EAGAIN pass) so far."""
+        return sum(ev.task == name and ev.label.endswith(":retry") for ev in self.sched.trace)
+
+    def retry_note(self, name) -> str:
+        """A plain sentence while task ``name`` is looping on a retry, else ""."""
+        t = self.sched.tasks[name]
+        n = self.retries(name)
+        if t.done or n == 0:
+            return ""
+        trace = reversed(self.sched.trace)
+        ev = next(ev for ev in trace if ev.task == name and ev.label.endswith(":retry"))
+        times = "once" if n == 1 else f"{n} times"
+        return (
+            f"{name} is looping on a retry: it has gone round {ev.label} {times} "
+            f"({ev.detail}). \u201cRun {name} until blocked\u201d takes it through the "
+            "passes in one click."
         )
 
     def tasks(self) -> list:
-        """(name, button text, status line, can run) per task, sorted by name."""
+        """(name, state, status line, can run) per task, sorted by name. ``state`` is
+        "finished", "failed", "blocked", "waiting" (cannot run for another reason, e.g. the
+        property is broken) or "ready"."""
         out = []
         for name in sorted(self.sched.tasks):
             t = self.sched.tasks[name]
             reason = self.why_not(name)
             if t.done:
-                button = f"{name}: done"
-            elif t.event is None:
-                button = f"{name}: start"
+                state = "failed" if t.error is not None else "finished"
+            elif t.blocked:
+                state = "blocked"
             else:
-                button = f"{name}: {t.event.label}"
+                state = "waiting" if reason else "ready"
             status = t.status() if not reason or t.done or t.blocked else reason
-            out.append((name, button, status, not reason))
+            out.append((name, state, status, not reason))
         return out
 
     def banner(self) -> tuple:

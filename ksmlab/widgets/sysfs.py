@@ -1,6 +1,7 @@
-"""The sysfs panel: the knobs and counters of a Kernel's /sys/kernel/mm/ksm, writes
-with the kernel's error shown as text (EBUSY, EINVAL, ...), and a button that runs one
-ksmd pass and plots the counters over the passes."""
+"""The sysfs panel: the knobs and counters of a Kernel's /sys/kernel/mm/ksm (those of
+3.9 first, the later ones apart, each marked with the release that added it), writes with
+the kernel's error shown as text (EBUSY, EINVAL, ...), and a button that runs one ksmd
+pass and plots the counters over the passes."""
 
 import errno
 
@@ -8,9 +9,24 @@ import ipywidgets as W
 
 from ..errors import KernelError
 from ..ksm.sysfs import COUNTERS, KNOBS
-from .common import guarded, pre, table_html
+from .common import STYLE, Described, guarded, table_html, text_html
 
-__all__ = ["SysfsPanel", "demo_kernel"]
+__all__ = ["SysfsPanel", "demo_kernel", "ADDED_AFTER_3_9"]
+
+#: The files of /sys/kernel/mm/ksm that 3.9 did not have -> the release that added them
+#: (docs/kernel-map.md section 2 names the commits).
+ADDED_AFTER_3_9 = {
+    "use_zero_pages": "4.11",
+    "max_page_sharing": "4.13",
+    "stable_node_chains_prune_millisecs": "4.13",
+    "stable_node_chains": "4.13",
+    "stable_node_dups": "4.13",
+    "general_profit": "6.4",
+    "pages_scanned": "6.6",
+    "ksm_zero_pages": "6.6",
+    "smart_scan": "6.7",
+    "pages_skipped": "6.7",
+}
 
 
 def demo_kernel():
@@ -27,35 +43,71 @@ def demo_kernel():
     return k
 
 
-class SysfsPanel(W.VBox):
-    """``SysfsPanel(kernel)`` (a demo kernel by default). ``write(name, value)`` is what
-    the Write button does with the knob and value fields."""
+class SysfsPanel(Described, W.VBox):
+    """``SysfsPanel(kernel)`` (a demo kernel by default). ``write(name, value)`` and
+    ``run_pass()`` act on the kernel and return the result as text; the Write and Run
+    buttons also show it in the panel (a call from a later cell does not, so the panel
+    never shows what another cell did as if it were its own)."""
+
+    description_text = (
+        "A sysfs panel appears here when the cell runs: the knobs and counters of "
+        "/sys/kernel/mm/ksm, a field to write a knob, and a button that runs one ksmd pass."
+    )
 
     def __init__(self, kernel=None, figures=True):
+        from ..kernel import Kernel
+
+        if kernel is not None and not isinstance(kernel, Kernel):
+            raise TypeError(f"kernel must be a Kernel or None, not {type(kernel).__name__}")
         self.kernel = kernel if kernel is not None else demo_kernel()
         self.figures = figures
         self.history = [self.kernel.sysfs.snapshot()]
         self.error = W.HTML()
-        self.knob = W.Dropdown(options=list(KNOBS), value="run", description="knob")
-        self.value = W.Text(value="1", description="value", continuous_update=False)
-        self.write_button = W.Button(description="Write", icon="pencil")
-        self.pass_button = W.Button(description="Run one ksmd pass", icon="play")
+        self.knob = W.Dropdown(
+            options=[
+                (f"{k} (added in {ADDED_AFTER_3_9[k]})" if k in ADDED_AFTER_3_9 else k, k)
+                for k in sorted(KNOBS, key=lambda k: k in ADDED_AFTER_3_9)
+            ],
+            value="run",
+            description="knob",
+            style={"description_width": "initial"},
+        )
+        self.value = W.Text(
+            value="1", description="value", continuous_update=False,
+            style={"description_width": "initial"},
+        )
+        self.write_button = W.Button(description="Write", layout=W.Layout(width="auto"))
+        self.pass_button = W.Button(
+            description="Run one ksmd pass", layout=W.Layout(width="auto")
+        )
         self.status = W.HTML()
         self.knobs_html = W.HTML()
         self.counters_html = W.HTML()
-        self.plot = W.Image(format="png", layout=W.Layout(max_width="100%"))
-        self.write_button.on_click(guarded(self.error, lambda _b: self.write()))
-        self.pass_button.on_click(guarded(self.error, lambda _b: self.run_pass()))
+        self.later_html = W.HTML()
+        # drawn at twice its shown size (sharp on any screen), shown 600 px wide at most
+        # and never stretched: the height follows the width
+        self.plot = W.Image(
+            format="png", width="600", layout=W.Layout(max_width="100%", height="auto")
+        )
+        self.write_button.on_click(guarded(self.error, lambda _b: self._show(self.write())))
+        self.pass_button.on_click(guarded(self.error, lambda _b: self._show(self.run_pass())))
+        self.add_class("ksmlab-widget")
+        self.add_class("ksmlab-sysfs")
         super().__init__(
             [
+                W.HTML(STYLE),
                 W.HBox([self.knob, self.value, self.write_button, self.pass_button]),
                 self.status,
                 self.error,
                 W.HBox([self.knobs_html, self.counters_html]),
+                self.later_html,
                 self.plot,
             ]
         )
         self.refresh()
+
+    def _show(self, text) -> None:
+        self.status.value = text_html(text)
 
     def write(self, name=None, value=None) -> str:
         """echo VALUE > /sys/kernel/mm/ksm/NAME; the result as a line of text."""
@@ -68,7 +120,6 @@ class SysfsPanel(W.VBox):
             text = f"echo {value} > {name}: write error {code}: {err.reason}"
         else:
             text = f"echo {value} > {name}: ok"
-        self.status.value = pre(text)
         self.refresh()
         return text
 
@@ -76,20 +127,35 @@ class SysfsPanel(W.VBox):
         """One full ksmd pass (run must be 1); counters recorded and plotted."""
         try:
             scanned = self.kernel.ksmd.full_scan()
-        except RuntimeError as err:
+        except ValueError as err:
             text = f"ksmd did not run: {err}"
         else:
             self.history.append(self.kernel.sysfs.snapshot())
-            text = f"ksmd pass {len(self.history) - 1}: scanned {scanned} pages"
-        self.status.value = pre(text)
+            # the kernel's own count: run=2 resets full_scans, the panel's history does not
+            full = self.kernel.sysfs.read("full_scans")
+            text = f"ksmd ran one pass: scanned {scanned} pages (full_scans now {full})"
         self.refresh()
         return text
 
     def refresh(self) -> None:
         snap = self.kernel.sysfs.snapshot()
-        self.knobs_html.value = table_html(("knob", "value"), [(k, snap[k]) for k in KNOBS])
+        old = [n for n in (*KNOBS, *COUNTERS) if n not in ADDED_AFTER_3_9]
+        self.knobs_html.value = table_html(
+            ("knob (3.9)", "value"), [(k, snap[k]) for k in KNOBS if k in old]
+        )
         self.counters_html.value = table_html(
-            ("counter", "value"), [(c, snap[c]) for c in COUNTERS]
+            ("counter (3.9)", "value"), [(c, snap[c]) for c in COUNTERS if c in old]
+        )
+        later = [n for n in (*KNOBS, *COUNTERS) if n in ADDED_AFTER_3_9]
+        self.later_html.value = (
+            text_html(
+                "Added after 3.9, shown for comparison with newer kernels: the model "
+                "validates these knobs as those kernels do, but they change nothing in it."
+            )
+            + table_html(
+                ("file", "added in", "value"),
+                [(n, f"Linux {ADDED_AFTER_3_9[n]}", snap[n]) for n in later],
+            )
         )
         if self.figures:
             from ..viz.counters import draw_counters
@@ -98,5 +164,6 @@ class SysfsPanel(W.VBox):
             self.plot.value = png_of_axes(
                 [(draw_counters, (self.history,))],
                 figsize=(6, 3),
-                margins={"left": 0.1, "right": 0.98, "bottom": 0.16, "top": 0.9},
+                dpi=144,
+                margins={"left": 0.11, "right": 0.98, "bottom": 0.16, "top": 0.9},
             )

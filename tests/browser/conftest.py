@@ -42,6 +42,15 @@ CHROMIUM_ARGS = [
 ]
 LOOPBACK = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?/")
 APP = "app/classroom.ipynb"
+# what `make app` passes (the Makefile's APP_OPTIONS), with a short idle time so that a test
+# can see an orphaned kernel culled
+CULL_IDLE = 6
+VOILA_APP_OPTIONS = [
+    "--template=ksmlab",
+    f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE}",
+    "--MappingKernelManager.cull_interval=2",
+    "--MappingKernelManager.cull_connected=False",
+]
 SERVER_START_TIMEOUT = 90
 
 
@@ -177,6 +186,8 @@ def servers(nb_dir, tmp_path_factory):
         log=tmp / "lab.log",
         url=f"http://127.0.0.1:{lab_port}",
     )
+    voila_env = _isolated_env(tmp / "voila")
+    voila_env["JUPYTER_PATH"] = str(nb_dir / "app" / "share" / "jupyter")
     voila = Server(
         "Voila",
         [
@@ -187,16 +198,17 @@ def servers(nb_dir, tmp_path_factory):
             "--no-browser",
             f"--port={voila_port}",
             "--Voila.ip=127.0.0.1",
+            *VOILA_APP_OPTIONS,
         ],
         cwd=nb_dir,
-        env=_isolated_env(tmp / "voila"),
+        env=voila_env,
         log=tmp / "voila.log",
         url=f"http://127.0.0.1:{voila_port}",
     )
     try:
         lab.wait("/api/status")
         voila.wait("/voila/static/")
-        yield {"lab": lab.url, "voila": voila.url}
+        yield {"lab": lab.url, "voila": voila.url, "voila_log": voila.log_path}
     finally:
         lab.stop()
         voila.stop()
@@ -214,11 +226,11 @@ def browser(chromium, tmp_path_factory):
         b.close()
 
 
-@pytest.fixture
-def page(browser):
+def new_page(browser, width=1400, height=1000, color_scheme="light"):
     """A fresh context and page; only loopback requests leave it (the rest is aborted
-    and recorded in ``page.blocked``)."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    and recorded in ``page.blocked``); console messages are kept in ``page.console``."""
+    ctx = browser.new_context(viewport={"width": width, "height": height},
+                              color_scheme=color_scheme)
     blocked = []
 
     def abort(route):
@@ -229,21 +241,31 @@ def page(browser):
     pg = ctx.new_page()
     pg.set_default_timeout(60_000)
     pg.blocked = blocked
+    pg.console = []
+    pg.on("console", lambda m: pg.console.append(f"{m.type}: {m.text}"))
+    return pg
+
+
+@pytest.fixture
+def page(browser):
+    """A page as new_page() makes it, closed after the test."""
+    pg = new_page(browser)
     yield pg
-    ctx.close()
+    pg.context.close()
 
 
 @pytest.fixture(scope="session")
 def screens(tmp_path_factory):
-    """save(page, name, locator=None): a PNG in the pytest temp dir, copied to SCREENS."""
+    """save(page, name, locator=None, full_page=False): a PNG in the pytest temp dir,
+    copied to SCREENS."""
     d = tmp_path_factory.mktemp("screens")
     SCREENS.mkdir(parents=True, exist_ok=True)
 
-    def save(pg, name, locator=None):
+    def save(pg, name, locator=None, full_page=False):
         path = d / f"{name}.png"
         if locator is not None:
             locator.evaluate("e => e.scrollIntoView({block: 'center'})")
-        pg.screenshot(path=str(path))
+        pg.screenshot(path=str(path), full_page=full_page)
         shutil.copy(path, SCREENS / path.name)
         return path
 

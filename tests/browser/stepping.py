@@ -16,6 +16,18 @@ def banner(stepper):
     return stepper.locator(".ksmlab-banner")
 
 
+def step_button(stepper, task):
+    return stepper.locator(f"button.ksmlab-step-{task}")
+
+
+def run_button(stepper, task):
+    return stepper.locator(f"button.ksmlab-run-{task}")
+
+
+def schedule_text(stepper):
+    return stepper.locator(".widget-html", has_text="schedule:").first
+
+
 def fix_box(stepper, fix):
     return stepper.locator(".widget-checkbox", has_text=fix).locator("input[type=checkbox]")
 
@@ -40,7 +52,7 @@ def click_schedule(stepper, schedule) -> str:
     Returns "" or the text of the refusal that stopped it."""
     steps = list(Schedule.parse(str(schedule)))
     for i, task in enumerate(steps, start=1):
-        button = stepper.locator("button", has_text=re.compile(rf"^\s*{task}:"))
+        button = step_button(stepper, task)
         if button.is_disabled():
             why = button.get_attribute("title") or ""
             return f"step {i} refused: {task} cannot run: {why}"

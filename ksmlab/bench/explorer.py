@@ -1,18 +1,15 @@
-"""Explorer benchmark: ``python -m ksmlab.check.bench`` (part of ``make bench``).
+"""The explorer, timed: for each race scenario, the time to find the bug with its fix off
+and the time to cover bound 2 exhaustively with every fix on; for the capstone, the oops
+before the fixes and the bound-2 proof after them. Targets: a bug in under 1 s, a fixed
+scenario in under 10 s, the capstone in under 30 s."""
 
-For each race scenario: the time to find the bug with its fix off, and the time to
-cover bound 2 exhaustively with every fix on; for the capstone, the oops before the
-fixes and the bound-2 proof after them. Targets: a bug in under 1 s, a fixed scenario
-in under 10 s, the capstone in under 30 s. Timing lives here, never in the model.
-"""
-import argparse
-import os
-import sys
 import time
 
 from .. import scenarios
+from ..check.explore import explore
 from ..fixes import Fixes
-from .explore import explore
+
+__all__ = ["TARGETS", "rows", "report"]
 
 TARGETS = {"find": 1.0, "prove": 10.0, "capstone": 30.0}
 
@@ -37,14 +34,11 @@ def rows():
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ksmlab.check.bench",
-                                 description=__doc__.split("\n")[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    args = ap.parse_args(argv)
-    print(f"explorer, bound 2, dfs with the state cache (load average {os.getloadavg()[0]:.2f})")
+def report(out) -> int:
+    """Print the explorer's table; returns the number of missed targets."""
+    print("explorer, bound 2, dfs with the state cache", file=out)
     print(f"{'scenario':<28} {'task':<6} {'result':<10} {'schedules':>9} {'skipped':>8} "
-          f"{'steps':>9} {'sched/s':>8} {'wall s':>7} {'cpu s':>6} {'target':>7}")
+          f"{'steps':>9} {'sched/s':>8} {'wall s':>7} {'cpu s':>6} {'target':>7}", file=out)
     missed = 0
     for r in rows():
         result = "found" if r["found"] else ("exhaustive" if r["exhaustive"] else "partial")
@@ -53,9 +47,5 @@ def main(argv=None) -> int:
         missed += not r["met"]
         print(f"{r['scenario']:<28} {r['kind']:<6} {result:<10} {r['schedules']:>9} "
               f"{r['pruned']:>8} {r['steps']:>9} {rate:>8.0f} {r['wall']:>7.2f} "
-              f"{r['cpu']:>6.2f} {('<' + str(r['target'])):>6} {ok}")
-    return 1 if args.check and missed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+              f"{r['cpu']:>6.2f} {('<' + str(r['target'])):>6} {ok}", file=out)
+    return missed
