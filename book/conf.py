@@ -8,8 +8,11 @@ pyproject.toml.
 """
 
 import os
+import re
 import sys
 from pathlib import Path
+
+from docutils import nodes
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book"))
@@ -53,7 +56,23 @@ html_copy_source = False
 html_show_sourcelink = False
 
 
+HTML_ANCHOR = re.compile(r"<a\s+id=\"([^\"]+)\"\s*/?>")
+
+
+def register_html_anchors(app, doctree):
+    """``<a id="x"></a>`` in a notebook's Markdown (the glossary's entries) as targets of
+    that page, so that links such as ``glossary.ipynb#x`` resolve; a link to an id that no
+    page has still fails the build."""
+    docname = app.env.docname
+    labels = app.env.domaindata["std"]["anonlabels"]
+    for raw in doctree.findall(nodes.raw):
+        if "html" in raw.get("format", "").split():
+            for anchor in HTML_ANCHOR.findall(raw.astext()):
+                labels[f"{docname}#{anchor}"] = (docname, anchor)
+
+
 def setup(app):
+    app.connect("doctree-read", register_html_anchors)
     app.connect("html-page-context", add_recording_notes)
     app.add_css_file("ksmlab-book.css")
     app.connect("build-finished", _write_css)
