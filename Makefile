@@ -26,7 +26,7 @@ APP_OPTIONS = --template=ksmlab \
 export FIND_KSMLAB := import importlib.util, sys; sys.exit(importlib.util.find_spec('ksmlab') is None)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lab app test bench notebooks clean
+.PHONY: help venv lab app test bench notebooks clean book notebook
 
 help: ## List the targets
 	@echo "Targets:"
@@ -51,12 +51,16 @@ venv: $(STAMP) ## Create the virtualenv and install ksmlab with the lab and test
 lab: $(STAMP) ## Open the notebook suite in JupyterLab
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/00_index.ipynb
 
+notebook: $(STAMP) ## Open the notebook suite in Notebook 7, the simpler interface
+	$(BIN)/jupyter notebook $(ALLOW_ROOT) notebooks/00_index.ipynb
+
 app: $(STAMP) ## Serve the classroom app (widgets only, no code) with Voila on 127.0.0.1 (port 8866)
 	JUPYTER_PATH=$(APP_TEMPLATES) $(BIN)/voila $(APP) --no-browser --Voila.ip=127.0.0.1 \
 		--port=$(APP_PORT) $(APP_OPTIONS)
 
-test: $(STAMP) ## Lint, run the unit and browser tests, then check the reference notebooks with nbval
+test: $(STAMP) ## Lint, build the book, run the unit and browser tests, then check the reference notebooks with nbval
 	$(BIN)/ruff check .
+	$(BIN)/python book/build.py
 	$(BIN)/pytest
 	PYTHONHASHSEED=0 $(BIN)/pytest --nbval notebooks/
 
@@ -65,6 +69,9 @@ bench: $(STAMP) ## Run the benchmarks (python -m ksmlab.bench)
 
 notebooks: $(STAMP) ## Re-execute every notebook in place (the outputs nbval compares against)
 	$(BIN)/python tests/execute_notebooks.py $(NOTEBOOKS)
+
+book: $(STAMP) ## Build the static book from the stored outputs (nothing runs) in build/book/html
+	$(BIN)/python book/build.py
 
 clean: ## Remove the virtualenv and all caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build

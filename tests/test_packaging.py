@@ -158,7 +158,9 @@ def test_binder_postbuild_installs_the_package():
 # (d) Makefile targets
 
 
-@pytest.mark.parametrize("target", ["lab", "test", "bench", "notebooks", "clean", "help"])
+@pytest.mark.parametrize(
+    "target", ["lab", "notebook", "book", "test", "bench", "notebooks", "clean", "help"]
+)
 def test_makefile_target_exists_and_is_phony(target, tmp_path):
     result = dry_run(target, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -170,7 +172,7 @@ def test_makefile_rejects_unknown_targets(tmp_path):
     assert dry_run("no-such-target", tmp_path).returncode != 0
 
 
-def test_make_test_runs_ruff_pytest_and_nbval_in_order(tmp_path):
+def test_make_test_runs_ruff_book_pytest_and_nbval_in_order(tmp_path):
     result = dry_run("test", tmp_path)
     assert result.returncode == 0, result.stderr
     venv_bin = str(tmp_path / "venv" / "bin")
@@ -185,9 +187,10 @@ def test_make_test_runs_ruff_pytest_and_nbval_in_order(tmp_path):
     v = re.escape(venv_bin)
     install = position(rf"^{v}/python -m pip install .*-e '?\.\[lab,test\]'?")
     ruff = position(rf"^{v}/ruff check \.$")
+    book = position(rf"^{v}/python book/build\.py$")  # the browser tests open the book
     unit = position(rf"^{v}/pytest$")
     nbval = position(rf"^(\S+=\S+ )*{v}/pytest --nbval notebooks/?$")
-    assert install < ruff < unit < nbval
+    assert install < ruff < book < unit < nbval
 
 
 def test_make_test_skips_install_when_up_to_date(tmp_path):

@@ -182,7 +182,17 @@ class Exercise:
     def solution(self) -> Text:
         """Reveal the answer and why (sets ``revealed``)."""
         self.revealed = True
+        return self.answer()
+
+    def answer(self) -> Text:
+        """The answer and why, as ``solution()`` shows it, without marking it revealed
+        (for the teacher's answer key)."""
         return Text(self._solution_text())
+
+    def typical_wrong_answers(self) -> list:
+        """Wrong answers whose feedback the exercise has prepared (each one accepted by
+        ``check``, which says why it is wrong), computed from the model like the answer."""
+        return [a for a in self._typical_answers() if not self.check(a).correct]
 
     def reset(self) -> None:
         """Hide the solution again and start the hints from the first."""
@@ -206,6 +216,9 @@ class Exercise:
         raise NotImplementedError
 
     def _solution_text(self) -> str:
+        raise NotImplementedError
+
+    def _typical_answers(self) -> list:
         raise NotImplementedError
 
 
@@ -326,6 +339,9 @@ class NumericExercise(Exercise):
         exp = self._expected()
         return f"**Answer:** {self._show(exp)}.\n\n{self.explanation}"
 
+    def _typical_answers(self) -> list:
+        return [v[0] if len(v) == 1 else v for v, _, _ in self._mistake_list()]
+
 
 # -- multiple choice ----------------------------------------------------------------------
 class Option:
@@ -401,6 +417,9 @@ class ChoiceExercise(Exercise):
     def _solution_text(self) -> str:
         o = self._option(self._expected())
         return f"**Answer:** {o.key}) {o.text}\n\n{self.explanation}"
+
+    def _typical_answers(self) -> list:
+        return [o.key for o in self.options]
 
 
 # -- yes / no with a reason -----------------------------------------------------------------
@@ -484,6 +503,12 @@ class YesNoExercise(Exercise):
         o = next(o for o in self.reasons if o.key == reason)
         return (f"**Answer:** {'yes' if verdict else 'no'}, because {reason}) {o.text}\n\n"
                 f"{self.explanation}")
+
+    def _typical_answers(self) -> list:
+        verdict, reason = self._expected()
+        yes_no = "yes" if verdict else "no"
+        return [("no" if verdict else "yes", reason)] + [
+            (yes_no, o.key) for o in self.reasons if o.key != reason]
 
 
 # -- be the scheduler -------------------------------------------------------------------------
@@ -672,6 +697,28 @@ class ScheduleExercise(Exercise):
         msg = f"This schedule runs clean: nothing is broken. What happened:\n\n{told}\n\n"
         msg += " ".join(self._words(key, "advice") for key in advice)
         return Feedback(False, msg, mistake="clean", facts=facts)
+
+    def _typical_answers(self) -> list:
+        """Each task run to its end before the next starts (no preemption), in each order
+        of the tasks that starts a different one first."""
+        names = [name for name, _ in self._tasks()]
+        out = []
+        for first in names:
+            order = [first] + [n for n in names if n != first]
+            out.append(self._serial(order))
+        return [s for s in out if s]
+
+    def _serial(self, order):
+        """The schedule that runs the tasks of ``order`` one after the other, each as far as
+        it can go (a blocked task waits for the next one)."""
+        s = Scheduler(self.scenario, self.fixes)
+        try:
+            while not s.finished and s.runnable():
+                runnable = s.runnable()
+                s.step(next(n for n in order if n in runnable))
+            return s.schedule
+        finally:
+            s.close()
 
     def _solution_text(self) -> str:
         ce = self._expected()

@@ -283,3 +283,61 @@ def textbook():
         scn = ksmlab.scenarios.get(name)
         out[name] = ksmlab.explore(name, fixes=Fixes.all().without(scn.fix)).counterexample
     return out
+
+
+BOOK = ROOT / "build" / "book" / "html"
+
+
+@pytest.fixture(scope="session")
+def book_url(chromium, tmp_path_factory):
+    """The static book (``make book``; built here if it is missing), served from
+    ``build/book/html`` by Python's http.server on a loopback port."""
+    if not (BOOK / "index.html").exists():
+        subprocess.run([sys.executable, str(ROOT / "book" / "build.py")], check=True)
+    tmp = tmp_path_factory.mktemp("book")
+    port = _free_port()
+    srv = Server(
+        "the book's http.server",
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
+         "--directory", str(BOOK)],
+        cwd=tmp,
+        env=dict(os.environ),
+        log=tmp / "http.log",
+        url=f"http://127.0.0.1:{port}",
+    )
+    try:
+        srv.wait("/index.html")
+        yield srv.url
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def notebook7(nb_dir, tmp_path_factory):
+    """A Notebook 7 server (``jupyter notebook``) on the copy of notebooks/."""
+    tmp = tmp_path_factory.mktemp("notebook7")
+    port = _free_port()
+    srv = Server(
+        "Notebook 7",
+        [
+            sys.executable,
+            "-m",
+            "notebook",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--allow-root",
+            "--IdentityProvider.token=",
+            "--PasswordIdentityProvider.hashed_password=",
+            f"--ServerApp.root_dir={nb_dir}",
+        ],
+        cwd=nb_dir,
+        env=_isolated_env(tmp),
+        log=tmp / "notebook7.log",
+        url=f"http://127.0.0.1:{port}",
+    )
+    try:
+        srv.wait("/api/status")
+        yield srv.url
+    finally:
+        srv.stop()
