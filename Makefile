@@ -60,7 +60,7 @@ app: $(STAMP) ## Serve the classroom app (widgets only, no code) with Voila on 1
 
 test: $(STAMP) ## Lint, build the book, run the unit and browser tests, then check the reference notebooks with nbval
 	$(BIN)/ruff check .
-	$(BIN)/python book/build.py
+	$(BIN)/python docs/book/build.py
 	$(BIN)/pytest
 	PYTHONHASHSEED=0 $(BIN)/pytest --nbval notebooks/
 
@@ -71,7 +71,7 @@ notebooks: $(STAMP) ## Re-execute every notebook in place (the outputs nbval com
 	$(BIN)/python tests/execute_notebooks.py $(NOTEBOOKS)
 
 book: $(STAMP) ## Build the static book from the stored outputs (nothing runs) in build/book/html
-	$(BIN)/python book/build.py
+	$(BIN)/python docs/book/build.py
 
 clean: ## Remove the virtualenv and all caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "book"))
+sys.path.insert(0, str(ROOT / "docs" / "book"))
 from recording import APP, binder_url, note, repository  # noqa: E402
 
 import build  # noqa: E402
@@ -59,7 +59,7 @@ def test_widget_scripts_are_pinned_and_never_from_a_cdn():
 
 
 def test_the_book_takes_every_notebook_guide_and_the_glossary():
-    index = (ROOT / "book" / "index.md").read_text()
+    index = (ROOT / "docs" / "book" / "index.md").read_text()
     # globs, so that pages added later (the glossary among them) join without an edit
     globs = re.findall(r"```\{toctree\}\n(?::[^\n]*\n)*((?:[^`\n][^\n]*\n)+)```", index)
     entries = [line.strip() for block in globs for line in block.splitlines()]

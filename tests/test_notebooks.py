@@ -290,3 +290,11 @@ def test_spelling_of_notebook_prose():
                 if checker.unknown([low]):
                     unknown.setdefault(low, name)
     assert not unknown, f"unknown words (fix, or add real terms to {WORDLIST.name}): {unknown}"
+
+
+@pytest.mark.parametrize("name", SEQUENCE + [GLOSSARY])
+def test_cell_ids_are_unique(name):
+    """nbformat renames a repeated id when it reads the notebook (the book build warns):
+    every cell keeps its own."""
+    ids = [c["id"] for c in load(name)["cells"]]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})

@@ -187,7 +187,7 @@ def test_make_test_runs_ruff_book_pytest_and_nbval_in_order(tmp_path):
     v = re.escape(venv_bin)
     install = position(rf"^{v}/python -m pip install .*-e '?\.\[lab,test\]'?")
     ruff = position(rf"^{v}/ruff check \.$")
-    book = position(rf"^{v}/python book/build\.py$")  # the browser tests open the book
+    book = position(rf"^{v}/python docs/book/build\.py$")  # the browser tests open the book
     unit = position(rf"^{v}/pytest$")
     nbval = position(rf"^(\S+=\S+ )*{v}/pytest --nbval notebooks/?$")
     assert install < ruff < book < unit < nbval

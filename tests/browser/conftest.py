@@ -293,7 +293,7 @@ def book_url(chromium, tmp_path_factory):
     """The static book (``make book``; built here if it is missing), served from
     ``build/book/html`` by Python's http.server on a loopback port."""
     if not (BOOK / "index.html").exists():
-        subprocess.run([sys.executable, str(ROOT / "book" / "build.py")], check=True)
+        subprocess.run([sys.executable, str(ROOT / "docs" / "book" / "build.py")], check=True)
     tmp = tmp_path_factory.mktemp("book")
     port = _free_port()
     srv = Server(

@@ -18,7 +18,7 @@ except ImportError:  # the chromium fixture then skips (or fails) with the reaso
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "book"))
+sys.path.insert(0, str(ROOT / "docs" / "book"))
 from recording import binder_url  # noqa: E402
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

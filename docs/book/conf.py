@@ -1,4 +1,4 @@
-"""Sphinx configuration of the static book (built by book/build.py, ``make book``).
+"""Sphinx configuration of the static book (built by docs/book/build.py, ``make book``).
 
 Notebooks are rendered from their stored outputs (``nb_execution_mode = "off"``); widgets
 from the widget state stored in each notebook, by the vendored html-manager (see
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from docutils import nodes
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "book"))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "docs" / "book"))
 
 from recording import add_recording_notes  # noqa: E402
 
@@ -23,7 +23,7 @@ project = "ksmlab"
 author = "the ksmlab authors"
 root_doc = "index"
 extensions = ["myst_nb"]
-exclude_patterns = ["**/.ipynb_checkpoints", "notebooks/*.cfg"]
+exclude_patterns = ["**/.ipynb_checkpoints", "notebooks/*.cfg", "docs/book"]
 
 # the stored outputs are the tested ones: never execute
 nb_execution_mode = "off"

@@ -13,7 +13,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BRANCH = "main"
 BINDER = "https://mybinder.org/v2/gh"
 APP = "notebooks/app/classroom.ipynb"

@@ -1,5 +1,5 @@
 """Build the static book of the notebook suite from the stored, nbval-tested outputs
-(nothing is executed): ``python book/build.py`` (``make book``) writes
+(nothing is executed): ``python docs/book/build.py`` (``make book``) writes
 ``build/book/html/index.html``.
 
 The widget scripts come from a pinned local copy, never from a CDN: the npm tarballs of
@@ -21,7 +21,7 @@ import tarfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "book"
 
 #: npm package -> (version, integrity of its tarball, files taken from it)
@@ -41,7 +41,7 @@ VENDOR = {
 REQUIRE_CONFIG_NAME = "require-config.js"
 #: run between require.js and embed-amd.js: html-manager's modules (and with them its icon
 #: fonts, which it loads from beside the module) resolve to vendor/, not to the page's folder
-REQUIRE_CONFIG = """// written by book/build.py
+REQUIRE_CONFIG = """// written by docs/book/build.py
 (function () {
   var here = document.currentScript.src;
   require.config({paths: {"@jupyter-widgets": here.slice(0, here.lastIndexOf("/"))}});
@@ -112,7 +112,7 @@ def stage(out: Path) -> Path:
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
-    for f in (ROOT / "book").iterdir():
+    for f in (ROOT / "docs" / "book").iterdir():
         if f.suffix == ".md":
             shutil.copy(f, src / f.name)
     for name in SOURCES:
@@ -129,7 +129,8 @@ def build(out: Path = OUT) -> Path:
     # -a: write every page (the recording notes are added while writing); -q: warnings
     # only; -W: a warning (a broken link, a missing picture) fails the build
     done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-a", "-q", "-W",
-                           "--keep-going", "-c", str(ROOT / "book"), "-d", str(out / "doctrees"),
+                           "--keep-going", "-c", str(ROOT / "docs" / "book"),
+                           "-d", str(out / "doctrees"),
                            str(src), str(html)], env=env)
     if done.returncode:
         sys.exit(f"book: Sphinx failed (exit status {done.returncode}): see its messages above")
