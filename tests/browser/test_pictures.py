@@ -64,7 +64,7 @@ def test_diagrams_in_lab_at_1024_px(page, servers, screens):
     picture = stepper.locator(".ksmlab-picture svg.ksmlab-diagram")
     expect(picture).to_have_count(2)
     expect(stepper.locator(".ksmlab-picture")).to_contain_text("memory map at the start")
-    stepper.locator("button", has_text="U:").first.click()
+    stepper.locator("button", has_text="Step U").first.click()
     expect(stepper.locator(".ksmlab-picture")).to_contain_text("memory map after step 1")
     menu(page, "Settings", "Theme")
     page.click(".lm-Menu-content >> text=JupyterLab Dark")

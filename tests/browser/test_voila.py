@@ -71,7 +71,7 @@ def test_classroom_app(servers, page, screens, textbook):
     explorer.locator("button", has_text="Replay in the stepper").click()
     replayed = explorer.locator(".ksmlab-stepper")
     expect(banner(replayed)).to_contain_text("Step 0:", timeout=60_000)
-    expect(replayed.locator("img")).to_have_count(1)
+    expect(replayed.locator(".ksmlab-picture svg.ksmlab-diagram")).to_have_count(2)
     nxt = replayed.locator("button.ksmlab-next")
     for i in range(1, ce.steps + 1):
         expect(nxt).to_contain_text(f"(step {i} of {ce.steps})", timeout=30_000)
