@@ -282,3 +282,34 @@ def test_unstable_root_left_behind_is_a_hazard_3_9_keeps(fixes):
     assert early.violation is None and all(t.done for t in sched.tasks.values())
     assert [[i.address for i in t] for t in sched.world.ksm.root_unstable_tree] == [
         [], [0x7F0000000000]]
+
+
+def test_explore_steps_is_the_same_search_a_step_at_a_time():
+    """explore() drains explore_steps(): the same result, the reports are the schedules
+    counted so far (never backwards), and close() stops the search where it is."""
+    from ksmlab.check.explore import explore_steps
+
+    name = "swapin_after_unmerge_walk"
+    fixes = Fixes.all().without("swapcache_copy_on_fault")
+    steps = explore_steps(name, fixes=fixes)
+    reports = []
+    while True:
+        try:
+            report = next(steps)
+        except StopIteration as done:
+            result = done.value
+            break
+        if report is not None:
+            reports.append(report)
+    direct = ksmlab.explore(name, fixes=fixes)
+    assert (result.schedules, result.steps, result.pruned) == (
+        direct.schedules, direct.steps, direct.pruned)
+    assert result.counterexample.schedule == direct.counterexample.schedule
+    assert [n for n, _ in reports] == list(range(1, result.schedules + 1))
+    stopped = explore_steps(name, fixes=fixes)
+    next(stopped)  # the search has started
+    stopped.close()
+    with pytest.raises(StopIteration):
+        next(stopped)
+    with pytest.raises(ValueError, match="max_preemptions"):
+        explore_steps(name, max_preemptions=-1)  # checked at once, not at the first next()

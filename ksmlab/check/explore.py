@@ -15,7 +15,15 @@ from ..sched.scheduler import Scheduler
 from .invariants import first_violation
 from .statekey import state_key
 
-__all__ = ["explore", "replay", "ExploreResult", "Counterexample", "Replay", "violation_of"]
+__all__ = [
+    "explore",
+    "explore_steps",
+    "replay",
+    "ExploreResult",
+    "Counterexample",
+    "Replay",
+    "violation_of",
+]
 
 
 def violation_of(scenario, sched):
@@ -162,10 +170,9 @@ def _count(value, name, least):
 class _Search:
     """Shared bookkeeping of one exploration."""
 
-    def __init__(self, scn, fixes, result, max_schedules, progress, cache):
+    def __init__(self, scn, fixes, result, max_schedules, cache):
         self.scn, self.fixes, self.result = scn, fixes, result
         self.max_schedules = max_schedules
-        self.progress = progress
         self.best = None
         self.cache = cache
         self.visited = {}
@@ -214,8 +221,6 @@ class _Search:
     def leaf(self, sched, violation):
         r = self.result
         r.schedules += 1
-        if self.progress is not None:
-            self.progress(r.schedules, r.bound)
         if violation is None:
             return
         key = (sched.preemptions, len(sched.schedule))
@@ -230,7 +235,9 @@ class _Search:
 
 def _dfs_bound(search, bound, exact):
     """Every schedule with at most ``bound`` preemptions; leaves with fewer than ``exact``
-    were counted by an earlier bound. Returns False if the budget ran out."""
+    were counted by an earlier bound. Returns False if the budget ran out. A generator: it
+    yields after each prefix it takes up, the progress so far after a schedule, None
+    after a skipped one (a place where whoever drives the search may pause it)."""
     stack = [()]
     while stack:
         if not search.budget_left():
@@ -239,6 +246,7 @@ def _dfs_bound(search, bound, exact):
         sched, memo, violation = search.start(prefix)
         if violation is None and prefix and search.seen(sched):
             sched.close()
+            yield None
             continue
         while violation is None and not sched.finished:
             runnable = sched.runnable()
@@ -255,11 +263,14 @@ def _dfs_bound(search, bound, exact):
             if violation is None and not sched.finished and search.seen(sched):
                 break
         else:
-            if sched.preemptions >= exact:
+            counted = sched.preemptions >= exact
+            if counted:
                 search.leaf(sched, violation)
             sched.close()
+            yield (search.result.schedules, bound) if counted else None
             continue
         sched.close()
+        yield None
     return True
 
 
@@ -269,6 +280,7 @@ def _random_run(search, rng, choose):
         violation = search.step(sched, memo, choose(sched, rng))
     search.leaf(sched, violation)
     sched.close()
+    yield search.result.schedules, search.result.bound
 
 
 def explore(
@@ -290,8 +302,39 @@ def explore(
     ``progress(schedules, bound)`` is called after each schedule. With ``cache`` (dfs
     only), a state already explored with no more preemptions and steps is not explored
     again (``pruned`` counts them); without it, ``schedules`` is the plain count of
-    interleavings within the bound.
+    interleavings within the bound. :func:`explore_steps` is the same search, one step
+    of it at a time.
     """
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, not {type(progress).__name__}")
+    steps = explore_steps(scenario, fixes, max_preemptions, strategy, seed, max_schedules,
+                          cache)
+    while True:
+        try:
+            report = next(steps)
+        except StopIteration as done:
+            result = done.value
+            break
+        if report is not None and progress is not None:
+            progress(*report)
+    if progress is not None:
+        progress(result.schedules, result.bound)
+    return result
+
+
+def explore_steps(
+    scenario,
+    fixes=None,
+    max_preemptions=2,
+    strategy="dfs",
+    seed=0,
+    max_schedules=None,
+    cache=True,
+):
+    """:func:`explore` as a generator, for a caller that runs the search a slice at a time
+    (the explorer panel, between two messages of the kernel's event loop): it yields
+    ``(schedules, bound)`` after each schedule and None where it only paused, and returns
+    the ExploreResult; ``close()`` stops it. The arguments are checked at once."""
     from .. import scenarios
 
     scn = scenarios.get(scenario)
@@ -304,18 +347,20 @@ def explore(
     _count(seed, "seed", None)
     if max_schedules is not None:
         _count(max_schedules, "max_schedules", 1)
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be callable or None, not {type(progress).__name__}")
     if not isinstance(cache, bool):
         raise TypeError(f"cache must be a bool, not {type(cache).__name__}")
+    return _search(scn, fixes, max_preemptions, strategy, seed, max_schedules, cache)
+
+
+def _search(scn, fixes, max_preemptions, strategy, seed, max_schedules, cache):
     result = ExploreResult(scn, fixes, strategy, max_preemptions)
-    search = _Search(scn, fixes, result, max_schedules, progress, cache and strategy == "dfs")
+    search = _Search(scn, fixes, result, max_schedules, cache and strategy == "dfs")
     t0 = time.perf_counter()
     if strategy == "dfs":
         for bound in range(max_preemptions + 1):
             result.bound = bound
             search.visited = {}
-            complete = _dfs_bound(search, bound, bound)
+            complete = yield from _dfs_bound(search, bound, bound)
             if search.best is not None or not complete:
                 break
         result.exhaustive = search.best is None and complete
@@ -326,17 +371,15 @@ def explore(
         chooser = _pct_chooser(scn, fixes, max_preemptions + 1) if strategy == "pct" else None
         for _ in range(runs):
             if strategy == "random":
-                _random_run(search, rng, lambda s, r: r.choice(s.runnable()))
+                yield from _random_run(search, rng, lambda s, r: r.choice(s.runnable()))
             else:
-                _random_run(search, rng, chooser(rng))
+                yield from _random_run(search, rng, chooser(rng))
             if search.best is not None:
                 break
     if search.best is not None:
         result.found = True
         result.counterexample = search.best[1]
     result.elapsed = time.perf_counter() - t0
-    if progress is not None:
-        progress(result.schedules, result.bound)
     return result
 
 

@@ -2,18 +2,18 @@
 search with a progress bar and a Stop button, read the statistics and the
 counterexample as a table, and replay it in a stepper from its first step.
 
-In a kernel the search runs in slices from the event loop (``ksmlab.widgets.slices``),
-so Stop is handled while it runs; elsewhere Explore searches to the end at once."""
+In a kernel the search runs in slices from the event loop (the explorer's own
+generator, ``explore_steps``, taken a few schedules at a time), so Stop is handled while
+it runs; elsewhere Explore searches to the end at once."""
 
 import time
 
 import ipywidgets as W
 
 from .. import scenarios
-from ..check.explore import explore
+from ..check.explore import explore_steps
 from ..fixes import Fixes
 from .common import STYLE, Described, banner_html, guarded, pre, table_html, text_html
-from .slices import Sliced
 
 __all__ = ["ExplorerPanel"]
 
@@ -170,8 +170,7 @@ class ExplorerPanel(Described, W.VBox):
             max_schedules=limit,
         )
         name = self.scenario.value
-        self._search = Sliced(lambda pause: explore(name, progress=lambda n, b: pause((n, b)),
-                                                    **settings))
+        self._search = _Sliced(explore_steps(name, **settings))
         self._limit = limit
         self.progress.value = 0
         self.progress.bar_style = ""
@@ -276,6 +275,29 @@ class ExplorerPanel(Described, W.VBox):
         self.stepper = Stepper(ce.scenario.name, ce.fixes, figures=self.figures,
                                plan=ce.schedule)
         self.stepper_box.children = [self.stepper]
+
+
+class _Sliced:
+    """The search as a generator, taken to its next schedule at a time: ``resume()``
+    returns ("pause", (schedules, bound)), ("done", result), ("stopped", None) or
+    ("error", exception). Nothing runs between two calls: no thread, no second path."""
+
+    def __init__(self, steps):
+        self._steps = steps
+
+    def resume(self, stop=False) -> tuple:
+        if stop:
+            self._steps.close()
+            return "stopped", None
+        try:
+            while True:
+                report = next(self._steps)
+                if report is not None:
+                    return "pause", report
+        except StopIteration as done:
+            return "done", done.value
+        except Exception as exc:  # noqa: BLE001 - shown by the panel
+            return "error", exc
 
 
 def _schedules(n) -> str:
