@@ -8,9 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs" / "book"))
-from recording import APP, binder_url, note, repository  # noqa: E402
-
 import build  # noqa: E402
+from recording import APP, binder_url, note, repository  # noqa: E402
 
 GITHUB = re.compile(r"https://github\.com/[\w.-]+/ksmlab\b|github\.com%2F[\w.-]+%2Fksmlab")
 
