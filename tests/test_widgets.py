@@ -698,3 +698,29 @@ def test_sysfs_panel_status_shows_its_own_buttons_only():
     p.write_button.click()
     assert plain(p.status.value) == "echo 1 > run: ok"
     assert "write error" not in p.status.value
+
+
+def test_outside_a_kernel_nothing_waits_for_an_event_loop():
+    """A program that runs an asyncio loop of its own (a browser driver, a test runner's
+    plugin) is not a kernel: Explore searches at once, a click applies at once."""
+    import asyncio
+
+    def body():
+        asyncio.get_running_loop()  # a loop runs here, whichever way we got here
+        p = ExplorerPanel("fork_behind_unmerge_cursor", figures=False)
+        p.explore_button.click()
+        s = Stepper("fork_behind_unmerge_cursor", figures=False)
+        s.buttons["U"].click()
+        return p.result, str(s.session.schedule)
+
+    async def main():
+        return body()
+
+    try:
+        asyncio.get_running_loop()  # after the browser tests, their driver's loop runs
+    except RuntimeError:
+        result, schedule = asyncio.run(main())
+    else:
+        result, schedule = body()
+    assert result is not None and result.found
+    assert schedule == "U"

@@ -169,13 +169,28 @@ def png_of_axes(draws, figsize, dpi=72, margins=None) -> bytes:
     return buf.getvalue()
 
 
-def _kernel_loop_defer():
-    """``defer(fn)`` on the running event loop (a kernel's), or None outside one."""
+def kernel_loop():
+    """The event loop of the IPython kernel running this code, or None: in a script, a
+    test or any other program, even one that runs an asyncio loop of its own (a browser
+    driver's), nothing is deferred, since nothing would ever run it."""
     import asyncio
 
     try:
-        loop = asyncio.get_running_loop()
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    if getattr(get_ipython(), "kernel", None) is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
     except RuntimeError:
+        return None
+
+
+def _kernel_loop_defer():
+    """``defer(fn)`` on the kernel's event loop, or None outside a kernel."""
+    loop = kernel_loop()
+    if loop is None:
         return None
     return lambda fn: loop.call_later(ClickQueue.SETTLE, fn)
 

@@ -13,7 +13,16 @@ import ipywidgets as W
 from .. import scenarios
 from ..check.explore import explore_steps
 from ..fixes import Fixes
-from .common import STYLE, Described, banner_html, guarded, pre, table_html, text_html
+from .common import (
+    STYLE,
+    Described,
+    banner_html,
+    guarded,
+    kernel_loop,
+    pre,
+    table_html,
+    text_html,
+)
 
 __all__ = ["ExplorerPanel"]
 
@@ -309,10 +318,7 @@ def _loop_soon():
     The pause (not call_soon) lets the loop first finish handling the messages that came
     in: a Stop click takes a few hops (tasks) from its socket to its handler, and with
     call_soon each hop would wait for another slice."""
-    import asyncio
-
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+    loop = kernel_loop()
+    if loop is None:
         return None
     return lambda fn: loop.call_later(YIELD_SECONDS, fn)
