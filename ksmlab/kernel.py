@@ -415,7 +415,7 @@ class Kernel:
         """Run every invariant; raise KernelOops naming the first that is broken."""
         bad = first_violation(self.world, quiescent=True)
         if bad is not None:
-            raise KernelOops(f"invariant {bad[0]} broken: {bad[1]}")
+            raise KernelOops(f"invariant {bad[0]} broken: {bad[1]}", bad[1].culprits)
 
     def fingerprint(self) -> str:
         return self.world.fingerprint()

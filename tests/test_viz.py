@@ -19,6 +19,8 @@ matplotlib.use("Agg")
 
 import ksmlab  # noqa: E402
 from ksmlab import Fixes, PageKsm, scenarios, viz, worlds  # noqa: E402
+from ksmlab.check.violation import Violation  # noqa: E402
+from ksmlab.mm.pte import Present  # noqa: E402
 from ksmlab.viz.changes import changed_nodes, culprit_nodes  # noqa: E402
 from ksmlab.viz.style import COLORS  # noqa: E402
 from ksmlab.widgets import demo_kernel  # noqa: E402
@@ -750,13 +752,53 @@ def test_changed_and_culprit_boxes_are_marked():
     assert len(re.findall(r'class="ksmlab-node [a-z_]+ culprit"', svg)) == 2
 
 
+def _anomalies(w):
+    """What is wrong in world ``w``, read off the world itself: live mappings of KSM
+    pages (a PTE and its frame), stable nodes linked in another tree than the one their
+    page's node (or, with merge_across_nodes=1, node 0) gives, and rmap_items hanging in
+    an unstable tree ksmd reads that they do not believe they are in."""
+    ksm = w.ksm
+    out = set()
+    for mm in w.mms:
+        for addr, pte in mm.ptes.items():
+            if mm.users and isinstance(pte, Present) and PageKsm(pte.page):
+                out |= {f"pte:{mm.owner}:{addr:#x}", f"page:{pte.page.pfn:#x}"}
+    for node in ksm.stable_nodes():
+        nid = 0 if ksm.merge_across_nodes else w.mem.pfn_to_nid(node.kpfn)
+        if node.tree is not None and node.tree is not ksm.root_stable_tree[nid]:
+            out.add(f"stable:{node.serial}")
+    for tree in ksm.root_unstable_tree[: ksm.ksm_nr_node_ids]:
+        out |= {f"rmap:{i.mm.owner}:{i.address:#x}" for i in tree if i.tree is not tree}
+    return out
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_each_counterexample_names_a_box_to_mark(name):
+def test_each_counterexample_marks_exactly_what_is_wrong_in_its_world(name):
     r = replayed(name, textbook(name), buggy(name))
     w = r.scheduler.world
+    expected = _anomalies(w)
+    assert expected, "the counterexample's world shows what broke"
     culprit = culprit_nodes(r.violation)
+    assert culprit == expected, (str(r.violation), culprit)
     shown = set(viz.memory_graph(w)) | set(viz.trees_graph(w))
-    assert culprit & shown, (r.violation, culprit)
+    assert culprit <= shown
+    # the stepper marks the same boxes in its pictures
+    svg = viz.draw_memory(w, culprit=culprit).svg() + viz.draw_trees(w, culprit=culprit).svg()
+    marked = set(re.findall(r'class="ksmlab-node [a-z_]+ culprit" data-node="([^"]+)"', svg))
+    assert marked == culprit
+
+
+def test_culprit_marks_come_from_the_culprits_not_the_wording():
+    name = "fork_behind_unmerge_cursor"
+    r = replayed(name, textbook(name), buggy(name))
+    v = r.violation
+    assert str(v) == "C@0x7f0000000000 still maps KSM page 0x2 after run=2 returned"
+    assert v.culprits == (("page", 0x2), ("pte", "C", 0x7F0000000000))
+    reworded = Violation("the child's mapping outlived the unmerge", v.culprits)
+    assert culprit_nodes(reworded) == culprit_nodes(v) == {"pte:C:0x7f0000000000", "page:0x2"}
+    # a message that names objects marks nothing by itself
+    assert culprit_nodes(Violation(str(v))) == set()
+    assert culprit_nodes(None) == set()
 
 
 def test_every_drawer_for_every_scenario_promises_its_labels():

@@ -14,6 +14,7 @@ from ..sched.schedule import Schedule
 from ..sched.scheduler import Scheduler
 from .invariants import first_violation
 from .statekey import state_key
+from .violation import Violation
 
 __all__ = [
     "explore",
@@ -27,14 +28,15 @@ __all__ = [
 
 
 def violation_of(scenario, sched):
-    """What is broken after the latest step, or None: an oops, an invariant, a deadlock,
-    and once every task has ended, the scenario's property and lost data."""
+    """What is broken after the latest step (a Violation), or None: an oops, an
+    invariant, a deadlock, and once every task has ended, the scenario's property and
+    lost data."""
     if sched.oops is not None:
-        return f"oops: {sched.oops}"
+        return Violation(f"oops: {sched.oops}", sched.oops.culprits)
     w = sched.world
     bad = first_violation(w, quiescent=False)
     if bad is not None:
-        return f"invariant {bad[0]}: {bad[1]}"
+        return bad[1].prefixed(f"invariant {bad[0]}: ")
     msg = scenario.check_step(sched)
     if msg is not None:
         return msg
@@ -44,11 +46,11 @@ def violation_of(scenario, sched):
             return msg
         bad = first_violation(w, quiescent=True)
         if bad is not None:
-            return f"invariant {bad[0]}: {bad[1]}"
+            return bad[1].prefixed(f"invariant {bad[0]}: ")
         return None
     if not sched.runnable():
         stuck = "; ".join(f"{n} {t.status()}" for n, t in sorted(sched.tasks.items()) if not t.done)
-        return f"deadlock: {stuck}"
+        return Violation(f"deadlock: {stuck}")
     return None
 
 

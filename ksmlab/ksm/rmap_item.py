@@ -47,7 +47,8 @@ def remove_rmap_item_from_tree(w, item):
         if age > 1:
             raise KernelOops(
                 f"kernel BUG at mm/ksm.c: remove_rmap_item_from_tree: "
-                f"unstable {item!r} is {age} passes old"
+                f"unstable {item!r} is {age} passes old",
+                [item],
             )
         if age == 0:
             ksm.root_unstable_tree[item.nid].erase(item)

@@ -110,7 +110,7 @@ def put_page(mem, page) -> None:
     if page.refcount == 0:
         mem.free_page(page)
     elif page.refcount < 0:
-        raise KernelOops(f"BUG: Bad page state: pfn {page.pfn:#x} refcount below zero")
+        raise KernelOops(f"BUG: Bad page state: pfn {page.pfn:#x} refcount below zero", [page])
 
 
 class PhysMem:
@@ -152,7 +152,8 @@ class PhysMem:
     def free_page(self, page: Page) -> None:
         if page.mapcount or page.swapcache:
             raise KernelOops(
-                f"BUG: Bad page state: freeing pfn {page.pfn:#x} still mapped or in swap cache"
+                f"BUG: Bad page state: freeing pfn {page.pfn:#x} still mapped or in swap cache",
+                [page],
             )
         page.mapping = None
         del self.frames[page.pfn]
