@@ -17,7 +17,17 @@ ValueError: unknown kernel version '4.0'; known: 3.9, 6.18
 
 from dataclasses import dataclass, fields
 
-__all__ = ["Change", "CHANGES", "Changes", "VERSIONS", "DEFAULT_VERSION", "change"]
+__all__ = [
+    "Change",
+    "CHANGES",
+    "Changes",
+    "VERSIONS",
+    "DEFAULT_VERSION",
+    "ADDED_AFTER_3_9",
+    "change",
+    "has_file",
+    "release_added",
+]
 
 
 @dataclass(frozen=True)
@@ -52,11 +62,11 @@ CHANGES = (
         "sysfs_6_18",
         "66790e9a735b",
         "6.8",
-        "the sysfs interface as 6.18 has it: the advisor's knobs (6.8, 66790e9a735b 'mm/ksm: "
-        "add sysfs knobs for advisor') parsed "
+        "the sysfs interface as 6.18 has it: the files added since 3.9 (ADDED_AFTER_3_9), "
+        "the advisor's knobs (6.8, 66790e9a735b 'mm/ksm: add sysfs knobs for advisor') parsed "
         "and validated, pages_to_scan refused while the advisor runs, kstrtobool taking "
-        "e/E/d/D, kernfs keeping PAGE_SIZE bytes of a write (3.14), and the 6.18 "
-        "/proc/PID/ksm_stat lines",
+        "e/E/d/D, kernfs keeping PAGE_SIZE bytes of a write (3.14), and "
+        "/proc/PID/ksm_stat (6.1) with the 6.18 lines",
     ),
     Change(
         "chain_best_dup",
@@ -77,6 +87,43 @@ CHANGES = (
 )
 
 DEFAULT_VERSION = "3.9"
+
+#: The files KSM gained after 3.9: /sys/kernel/mm/ksm/NAME (and /proc/PID/ksm_stat) ->
+#: (release that added it, commit in torvalds/linux). A profile has them with the 6.18
+#: sysfs (``sysfs_6_18``); the 3.9 profile has none, and opening one fails with ENOENT as
+#: a missing sysfs attribute does.
+ADDED_AFTER_3_9 = {
+    "use_zero_pages": ("4.11", "e86c59b1b12d"),
+    "max_page_sharing": ("4.13", "2c653d0ee2ae"),
+    "stable_node_chains_prune_millisecs": ("4.13", "2c653d0ee2ae"),
+    "stable_node_chains": ("4.13", "2c653d0ee2ae"),
+    "stable_node_dups": ("4.13", "2c653d0ee2ae"),
+    "/proc/PID/ksm_stat": ("6.1", "cb4df4cae4f2"),
+    "general_profit": ("6.4", "d21077fbc2fc"),
+    "pages_scanned": ("6.6", "b348b5fe2b5f"),
+    "ksm_zero_pages": ("6.6", "e2942062e01d"),
+    "smart_scan": ("6.7", "5e924ff54d08"),
+    "pages_skipped": ("6.7", "e5a689912689"),
+    "advisor_mode": ("6.8", "66790e9a735b"),
+    "advisor_max_cpu": ("6.8", "66790e9a735b"),
+    "advisor_min_pages_to_scan": ("6.8", "66790e9a735b"),
+    "advisor_max_pages_to_scan": ("6.8", "66790e9a735b"),
+    "advisor_target_scan_time": ("6.8", "66790e9a735b"),
+}
+
+
+def has_file(changes, name: str) -> bool:
+    """Whether a kernel with ``changes`` has the file ``name`` (a /sys/kernel/mm/ksm name
+    or "/proc/PID/ksm_stat"): every file of 3.9, and with ``sysfs_6_18`` the later ones
+    (:data:`ADDED_AFTER_3_9`)."""
+    return name not in ADDED_AFTER_3_9 or changes.sysfs_6_18
+
+
+def release_added(name: str):
+    """The release that added file ``name`` after 3.9, or None for a file 3.9 had."""
+    added = ADDED_AFTER_3_9.get(name)
+    return None if added is None else added[0]
+
 
 @dataclass(frozen=True)
 class Changes:

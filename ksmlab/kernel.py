@@ -3,13 +3,13 @@ model's kernel paths to completion (the same generators the scheduler interleave
 
 import errno
 
-from .changes import DEFAULT_VERSION, Changes
+from .changes import DEFAULT_VERSION, Changes, has_file, release_added
 from .check.invariants import first_violation
 from .errors import KernelError, KernelOops
 from .fixes import Fixes
 from .ksm.scan import ksm_scan_thread, ksmd_batch
 from .ksm.state import KSM_RUN_MERGE, RMAP_ITEM_SIZE
-from .ksm.sysfs import COUNTERS, knobs, sysfs_read, sysfs_write_file
+from .ksm.sysfs import counters, knobs, sysfs_read, sysfs_write_file
 from .mm.fork import dup_mmap, mmput
 from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE, madvise_vmas
 from .mm.memory import user_access
@@ -165,26 +165,43 @@ class Process:
         """The PTE at ``addr``: None, Present, SwapEntry or MigrationEntry."""
         return self.mm.ptes.get(_int(addr, "addr"))
 
-    def ksm_stat(self) -> dict:
-        """/proc/PID/ksm_stat as of 6.x: on 3.9 the fields 3.9 can have; with the 6.18
-        sysfs (``sysfs_6_18``) every line 6.18 prints, in its order (zero pages are not
-        modelled: 0; no prctl(PR_SET_MEMORY_MERGE): ksm_merge_any is "no")."""
+    def ksm_counts(self) -> dict:
+        """What KSM holds for this process: its rmap_items, the KSM pages it maps and the
+        profit, counted by the model in every profile (3.9 kept no such count per mm;
+        6.1 on shows them in /proc/PID/ksm_stat)."""
         mm = self.mm
         profit = mm.ksm_merging_pages * PAGE_SIZE - mm.ksm_rmap_items * RMAP_ITEM_SIZE
-        if not self.kernel.changes.sysfs_6_18:
-            return {
-                "ksm_rmap_items": mm.ksm_rmap_items,
-                "ksm_merging_pages": mm.ksm_merging_pages,
-                "ksm_process_profit": profit,
-            }
         return {
             "ksm_rmap_items": mm.ksm_rmap_items,
-            "ksm_zero_pages": 0,
             "ksm_merging_pages": mm.ksm_merging_pages,
             "ksm_process_profit": profit,
-            "ksm_merge_any": "no",
-            "ksm_mergeable": "yes" if mm.vm_mergeable else "no",
         }
+
+    def ksm_stat(self) -> dict:
+        """/proc/PID/ksm_stat (6.1, cb4df4cae4f2) with every line 6.18 prints, in its
+        order (zero pages are not modelled: 0; no prctl(PR_SET_MEMORY_MERGE):
+        ksm_merge_any is "no"). KernelError ENOENT on a profile without the file (3.9):
+        see ``ksm_counts``."""
+        if not has_file(self.kernel.changes, "/proc/PID/ksm_stat"):
+            raise KernelError(
+                errno.ENOENT, f"/proc/PID/ksm_stat of {self.name} does not exist (added in 6.1)"
+            )
+        counts = self.ksm_counts()
+        return {
+            "ksm_rmap_items": counts["ksm_rmap_items"],
+            "ksm_zero_pages": 0,
+            "ksm_merging_pages": counts["ksm_merging_pages"],
+            "ksm_process_profit": counts["ksm_process_profit"],
+            "ksm_merge_any": "no",
+            "ksm_mergeable": "yes" if self.mm.vm_mergeable else "no",
+        }
+
+
+def _missing(name) -> str:
+    added = release_added(name)
+    return f"/sys/kernel/mm/ksm/{name} does not exist" + (
+        f" (added in {added})" if added else ""
+    )
 
 
 class Sysfs:
@@ -194,14 +211,16 @@ class Sysfs:
         self._w = world
 
     def names(self) -> tuple:
-        return knobs(self._w) + COUNTERS
+        """The files of this kernel's /sys/kernel/mm/ksm: knobs, then counters (a file
+        that came after 3.9 only where the profile has it, see changes.ADDED_AFTER_3_9)."""
+        return knobs(self._w) + counters(self._w)
 
     def read(self, name):
         """A knob or counter as an int (``advisor_mode``, a choice, as its text)."""
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
-        if name not in knobs(self._w) and name not in COUNTERS:
-            raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
+        if name not in self.names():
+            raise KernelError(errno.ENOENT, _missing(name))
         return sysfs_read(self._w, name)
 
     def write(self, name, value) -> int:
@@ -212,10 +231,10 @@ class Sysfs:
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         if isinstance(value, bool) or not isinstance(value, (int, str, bytes, bytearray)):
             raise TypeError(f"value must be an int, a str or bytes, not {type(value).__name__}")
-        if name in COUNTERS:
+        if name in counters(self._w):
             raise KernelError(errno.EACCES, f"/sys/kernel/mm/ksm/{name} is read-only")
         if name not in knobs(self._w):
-            raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
+            raise KernelError(errno.ENOENT, _missing(name))
         buf = bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode()
         return _run(self._w, f"echo>{name}", sysfs_write_file(self._w, name, buf))
 

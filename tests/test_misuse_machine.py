@@ -258,12 +258,11 @@ class MisuseMachine(RuleBasedStateMachine):
     def set_knob(self, data, name):
         self._knob(name, data.draw(KNOB_VALUES[name]))
 
-    @rule(data=st.data(), name=st.sampled_from(["merge_across_nodes", "max_page_sharing"]))
-    def switch(self, data, name):
-        """A knob that is switched only with the trees empty: EBUSY otherwise."""
-        value = data.draw(st.integers(0, 1) if name == "merge_across_nodes" else st.integers(2, 8))
+    @rule(data=st.data())
+    def switch(self, data):
+        """merge_across_nodes is switched only with the trees empty: EBUSY otherwise."""
         try:
-            self._knob(name, value)
+            self._knob("merge_across_nodes", data.draw(st.integers(0, 1)))
         except KernelError as e:
             assert e.errno == errno.EBUSY
 
@@ -307,6 +306,11 @@ class MisuseMachine(RuleBasedStateMachine):
              errno.ENOENT),
             ("sysfs.write(counter)", lambda: k.sysfs.write("pages_shared", 0), KernelError,
              errno.EACCES),
+            ("sysfs.write(a knob 3.9 lacks)",
+             lambda: k.sysfs.write(d(st.sampled_from(["max_page_sharing", "smart_scan"])), 2),
+             KernelError, errno.ENOENT),
+            ("sysfs.read(a counter 3.9 lacks)", lambda: k.sysfs.read("pages_scanned"),
+             KernelError, errno.ENOENT),
             ("sysfs.write(run=3)", lambda: k.sysfs.write("run", d(st.sampled_from([3, -1]))),
              KernelError, errno.EINVAL),
             ("sysfs.write(pages_to_scan=text)",

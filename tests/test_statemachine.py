@@ -358,7 +358,7 @@ class KsmMachine(RuleBasedStateMachine):
         }
         assert got == dict.fromkeys(got, 0)
         for p in self.procs:
-            assert p.ksm_stat()["ksm_rmap_items"] == 0
+            assert p.ksm_counts()["ksm_rmap_items"] == 0
         assert self._ksm_mappings() <= self.exempt
 
     def teardown(self):

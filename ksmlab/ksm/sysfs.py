@@ -2,6 +2,7 @@
 
 import errno
 
+from ..changes import has_file
 from ..errors import KernelError
 from ..mm.page import PAGE_SIZE
 from ..sched.points import Point
@@ -16,6 +17,7 @@ __all__ = [
     "NOT_MODELLED",
     "NOT_MODELLED_6_18",
     "knobs",
+    "counters",
     "not_modelled",
     "kstrtoul",
     "kstrtoint",
@@ -29,6 +31,8 @@ __all__ = [
 UINT_MAX = 2**32 - 1
 ULONG_MAX = 2**64 - 1
 
+#: every knob and counter the model knows; a kernel has those its profile has (``knobs``,
+#: ``counters``): 3.9's, and with the 6.18 sysfs the later ones (changes.ADDED_AFTER_3_9)
 KNOBS = (
     "run",
     "pages_to_scan",
@@ -60,14 +64,9 @@ ADVISOR_KNOBS = (
     "advisor_max_pages_to_scan",
     "advisor_target_scan_time",
 )
-#: Accepted with the kernel's validation but without effect: they arrived after 3.9.
-NOT_MODELLED = (
-    "max_page_sharing",
-    "use_zero_pages",
-    "smart_scan",
-    "stable_node_chains_prune_millisecs",
-    "sleep_millisecs",
-)
+#: Accepted with the kernel's validation but without effect, on 3.9's sysfs (the later
+#: knobs it does not have).
+NOT_MODELLED = ("sleep_millisecs",)
 #: The same on the 6.18 profile: parsed and validated as 6.18 does, no other effect
 #: (max_page_sharing and the prune interval are modelled by ``stable_node_chains``).
 NOT_MODELLED_6_18 = ("use_zero_pages", "smart_scan", "sleep_millisecs") + ADVISOR_KNOBS
@@ -81,8 +80,13 @@ DEFAULT_PAGES_TO_SCAN = 100
 
 
 def knobs(w) -> tuple:
-    """The knobs of ``w``'s kernel: 3.9's model set, plus the advisor's with 6.18's sysfs."""
-    return KNOBS + ADVISOR_KNOBS if w.changes.sysfs_6_18 else KNOBS
+    """The knobs of ``w``'s kernel: 3.9's, and the later ones its changes bring."""
+    return tuple(n for n in KNOBS + ADVISOR_KNOBS if has_file(w.changes, n))
+
+
+def counters(w) -> tuple:
+    """The counters of ``w``'s kernel: 3.9's, and the later ones its changes bring."""
+    return tuple(n for n in COUNTERS if has_file(w.changes, n))
 
 
 def not_modelled(w) -> tuple:
@@ -152,9 +156,11 @@ def _unsigned(text: str, name: str) -> int:
 
 
 def sysfs_read(w, name: str):
-    """The ``*_show()`` of ``name``. Counters of features not modelled (pages_skipped,
-    ksm_zero_pages; on 3.9 also stable_node_chains, stable_node_dups) read 0.
-    ``advisor_mode`` reads as its text, the current choice in brackets."""
+    """The ``*_show()`` of ``name``, whatever files ``w``'s profile has (the facade refuses
+    a missing one; the live lab reads the model's value of every counter it compares).
+    Counters of features not modelled (pages_skipped, ksm_zero_pages; without chains also
+    stable_node_chains, stable_node_dups) read 0. ``advisor_mode`` reads as its text, the
+    current choice in brackets."""
     ksm = w.ksm
     if name == "advisor_mode":
         return "[none] scan-time" if ksm.advisor_mode == "none" else "none [scan-time]"
