@@ -62,7 +62,8 @@ CHANGES = (
         "sysfs_6_18",
         "66790e9a735b",
         "6.8",
-        "the sysfs interface as 6.18 has it: the files added since 3.9 (ADDED_AFTER_3_9), "
+        "the sysfs interface as 6.18 has it: the files added since 3.9 (4.11 to 6.8; "
+        "without this switch they do not exist), "
         "the advisor's knobs (6.8, 66790e9a735b 'mm/ksm: add sysfs knobs for advisor') parsed "
         "and validated, pages_to_scan refused while the advisor runs, kstrtobool taking "
         "e/E/d/D, kernfs keeping PAGE_SIZE bytes of a write (3.14), and "
