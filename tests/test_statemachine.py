@@ -28,16 +28,7 @@ import errno
 
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
-from ksmmachine import (
-    PS,
-    ZERO,
-    FacadeMachine,
-    full,
-    has_maps,
-    has_procs,
-    ix,
-    machine_settings,
-)
+from ksmmachine import PS, ZERO, FacadeMachine, full, has_maps, has_procs, ix, machine_settings
 
 import ksmlab
 from ksmlab import MADV_MERGEABLE, MADV_UNMERGEABLE, Fixes, Kernel, KernelError
