@@ -15,7 +15,9 @@ Traceback (most recent call last):
 ValueError: unknown kernel version '4.0'; known: 3.9, 6.18
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+
+from .switches import Switches
 
 __all__ = [
     "Change",
@@ -127,25 +129,16 @@ def release_added(name: str):
 
 
 @dataclass(frozen=True)
-class Changes:
+class Changes(Switches):
     """Which post-3.9 changes are in force; every field defaults to off (3.9)."""
+
+    _kind = "change"
 
     stale_node_restart: bool = False
     stable_node_chains: bool = False
     sysfs_6_18: bool = False
     chain_best_dup: bool = False
     checksum_first: bool = False
-
-    def __post_init__(self):
-        for f in fields(self):
-            if not isinstance(getattr(self, f.name), bool):
-                raise TypeError(
-                    f"Changes.{f.name} must be a bool, not {type(getattr(self, f.name)).__name__}"
-                )
-
-    @classmethod
-    def names(cls) -> tuple:
-        return tuple(f.name for f in fields(cls))
 
     @classmethod
     def of(cls, version: str) -> "Changes":
@@ -157,22 +150,6 @@ class Changes:
                 f"unknown kernel version {version!r}; known: {', '.join(VERSIONS)}"
             )
         return cls(**{n: True for n in VERSIONS[version]})
-
-    def without(self, *names: str) -> "Changes":
-        """These changes with the named switches turned off."""
-        return self._set(names, False)
-
-    def with_(self, *names: str) -> "Changes":
-        """These changes with the named switches turned on."""
-        return self._set(names, True)
-
-    def _set(self, names, value):
-        unknown = [n for n in names if n not in self.names()]
-        if unknown:
-            raise ValueError(f"unknown change {unknown[0]!r}; known: {', '.join(self.names())}")
-        kw = {f: getattr(self, f) for f in self.names()}
-        kw.update({n: value for n in names})
-        return Changes(**kw)
 
     def version(self):
         """The version whose preset this is, or None for a what-if mixture."""

@@ -218,6 +218,13 @@ class _UnmergeScenario(Scenario):
                 )
         return None
 
+    def _shared_page(self, k):
+        """P and Q, spawned now, each map one page of the same content, merged by ksmd."""
+        p, q = k.spawn("P"), k.spawn("Q")
+        self.p_addr = self._area(k, p, [b"shared page"])
+        self.q_addr = self._area(k, q, [b"shared page"])
+        self._merge(k)
+
 
 class ForkBehindUnmergeCursor(_UnmergeScenario):
     name = "fork_behind_unmerge_cursor"
@@ -227,11 +234,8 @@ class ForkBehindUnmergeCursor(_UnmergeScenario):
     children = {"C": "P"}
 
     def setup(self, k):
-        a, p, q = k.spawn("A"), k.spawn("P"), k.spawn("Q")
-        self._area(k, a, [b"A's own page"])
-        self.p_addr = self._area(k, p, [b"shared page"])
-        self._area(k, q, [b"shared page"])
-        self._merge(k)
+        self._area(k, k.spawn("A"), [b"A's own page"])
+        self._shared_page(k)
 
     def tasks(self, k):
         w = k.world
@@ -259,10 +263,7 @@ class SwapinAfterUnmergeWalk(_UnmergeScenario):
     )
 
     def setup(self, k):
-        p, q = k.spawn("P"), k.spawn("Q")
-        self.p_addr = self._area(k, p, [b"shared page"])
-        self._area(k, q, [b"shared page"])
-        self._merge(k)
+        self._shared_page(k)
 
     def tasks(self, k):
         w = k.world
@@ -303,10 +304,7 @@ class MigrationDuringBreakKsm(_UnmergeScenario):
     nodes = 2
 
     def setup(self, k):
-        p, q = k.spawn("P"), k.spawn("Q")
-        self.p_addr = self._area(k, p, [b"shared page"])
-        self.q_addr = self._area(k, q, [b"shared page"])
-        self._merge(k)
+        self._shared_page(k)
 
     def tasks(self, k):
         w = k.world

@@ -1,15 +1,17 @@
-"""Shared helpers for the model tests: page contents, counter reads and state snapshots;
-and for the live tests, the rule for a machine without a usable KSM."""
+"""Shared helpers for the model tests: page contents, counter reads and state snapshots,
+each scenario's shortest breaking run; and for the live tests, the rule for a machine
+without a usable KSM."""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
 import pytest
 
 import ksmlab
-from ksmlab import MADV_MERGEABLE, PAGE_SIZE, Kernel
+from ksmlab import MADV_MERGEABLE, PAGE_SIZE, Fixes, Kernel
 
 PS = PAGE_SIZE
 RMAP_ITEM_SIZE = 64
@@ -233,6 +235,22 @@ def build_world(fixes=None, version="3.9") -> World:
     assert pte_kind(b, b_base + PS) == "SwapEntry"
     assert k.page_at(b, b_base + 3 * PS) is None
     return World(k=k, a=a, a_base=a_base, b=b, b_base=b_base, dead=dead)
+
+
+
+def buggy(name) -> Fixes:
+    """Every fix but the scenario's own (``Fixes.none()`` for one that has none)."""
+    scn = ksmlab.scenarios.get(name)
+    return Fixes.all().without(scn.fix) if scn.fix else Fixes.none()
+
+
+@functools.cache
+def counterexample(name):
+    """The explorer's shortest breaking run of scenario ``name`` under ``buggy(name)``
+    (searched once a test process; read it, do not change it)."""
+    r = ksmlab.explore(name, fixes=buggy(name))
+    assert r.found, r.verdict()
+    return r.counterexample
 
 
 def live_unavailable(reason: str):

@@ -6,7 +6,6 @@ box and line), which the drawers record as they write; counters stay a matplotli
 """
 
 import base64
-import functools
 import itertools
 import re
 import subprocess
@@ -14,6 +13,7 @@ import sys
 
 import matplotlib
 import pytest
+from ksmtest import buggy, counterexample
 
 matplotlib.use("Agg")
 
@@ -29,17 +29,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 NAMES = scenarios.names()
 
 
-def buggy(name):
-    scn = scenarios.get(name)
-    return Fixes.all().without(scn.fix) if scn.fix else Fixes.none()
-
-
-@functools.cache
 def textbook(name):
     """The explorer's counterexample with the scenario's fix off: schedule text."""
-    r = ksmlab.explore(name, fixes=buggy(name))
-    assert r.found, r.verdict()
-    return r.counterexample.schedule
+    return counterexample(name).schedule
 
 
 _OPEN = []

@@ -1,12 +1,12 @@
 """ksmlab.widgets, driven headlessly: buttons clicked, values set, and the model state,
 the schedule string and the banner text checked after each action."""
 
-import functools
 import html
 import re
 
 import matplotlib
 import pytest
+from ksmtest import buggy, counterexample
 
 matplotlib.use("Agg")
 
@@ -25,17 +25,10 @@ def plain(value):
     return html.unescape(re.sub(r"<[^>]+>", "", value))
 
 
-def buggy(name):
-    scn = scenarios.get(name)
-    return Fixes.all().without(scn.fix) if scn.fix else Fixes.none()
-
-
-@functools.cache
 def textbook(name):
     """The explorer's counterexample with the scenario's fix off (schedule text)."""
-    r = ksmlab.explore(name, fixes=buggy(name))
-    assert r.found
-    return r.counterexample.schedule, r.counterexample.violation
+    cx = counterexample(name)
+    return cx.schedule, cx.violation
 
 
 @pytest.fixture
