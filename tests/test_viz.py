@@ -8,6 +8,7 @@ box and line), which the drawers record as they write; counters stay a matplotli
 import base64
 import functools
 import itertools
+import math
 import re
 import subprocess
 import sys
@@ -649,6 +650,45 @@ def test_diagram_output_for_notebooks():
     # ids are unique per diagram, so two on one page do not clash
     ids = re.findall(r' id="([^"]+)"', both)
     assert len(ids) == len(set(ids)) == 6
+
+
+def shown_width(svg, room):
+    """The width (px) a browser gives the svg in an output ``room`` px wide, worked out
+    from its style as CSS does: clamp(), cqw of the diagrams' box, max-width:100%
+    (of the figure, at most the room), then min-width."""
+    style = re.search(r'<svg [^>]*style="([^"]+)"', svg).group(1)
+    m = re.search(r"width:clamp\((\d+)px,([\d.]+)cqw,(\d+)px\);max-width:100%;", style)
+    low, grow, high = float(m.group(1)), float(m.group(2)), float(m.group(3))
+    least = float(re.search(r"min-width:(\d+)px", style).group(1))
+    return max(least, min(room, max(low, min(grow * room / 100, high))))
+
+
+def test_diagrams_grow_on_a_projector_and_shrink_only_to_11_px_labels():
+    from ksmlab.viz.svg import FONT, GROW_FROM, MAX_LABEL, MIN_LABEL
+
+    w = scenarios.get("fork_behind_unmerge_cursor").build(Fixes.all()).world
+    for d in (viz.draw_memory(w), viz.draw_ring(w), viz.draw_trees(w)):
+        svg, design = d.svg(), math.ceil(d.width)
+        smallest = min(t[5] for t in d.texts)
+
+        def label(room, svg=svg, design=design):  # a box label's shown size (px)
+            return FONT * shown_width(svg, room) / design
+
+        assert re.search(rf'style="width:{design}px;width:clamp\(', svg)  # the fallback
+        # a 1920 px Voila page (an output about 1850 px wide): box labels at MAX_LABEL px
+        assert MAX_LABEL - 0.1 <= label(1850) <= MAX_LABEL + 0.05
+        assert label(4000) == pytest.approx(MAX_LABEL, abs=0.05)  # and no larger
+        # up to GROW_FROM px the design size, where it fits; between, in proportion
+        assert label(GROW_FROM) == pytest.approx(FONT, abs=0.05)
+        assert label(1210) == FONT or design > 1210
+        assert FONT < label(1600) < MAX_LABEL
+        # a narrow output: shrunk until the smallest label is MIN_LABEL px, then scrolled
+        tiny = shown_width(svg, 100)
+        assert smallest * tiny / design == pytest.approx(min(smallest, MIN_LABEL), abs=0.05)
+        assert shown_width(svg, design - 20) == design - 20 or tiny > design - 20
+    html = viz.Stack(viz.draw_memory(w), viz.draw_ring(w))._repr_html_()
+    # the svg's cqw are of the box holding the diagrams: a size container
+    assert 'class="ksmlab-diagrams" style="' in html and "container-type:inline-size" in html
 
 
 def test_every_box_has_its_full_description_as_hover_title():

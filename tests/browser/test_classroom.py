@@ -90,6 +90,20 @@ STOP_LATENCY = """(root) => new Promise((resolve, reject) => {
 })"""
 
 
+LABELS = """(root) => {
+  // the shown size (px) of the box labels of the diagrams shown in root
+  const out = [];
+  for (const svg of root.querySelectorAll('svg.ksmlab-diagram')) {
+    const r = svg.getBoundingClientRect();
+    if (!r.width) continue;
+    const scale = r.width / svg.viewBox.baseVal.width;
+    for (const t of svg.querySelectorAll('g.ksmlab-node text'))
+      out.push(parseFloat(getComputedStyle(t).fontSize) * scale);
+  }
+  return out;
+}"""
+
+
 def open_app(page, url, theme=None):
     page.goto(url + "/" + (f"?theme={theme}" if theme else ""))
     expect(page.locator(".lm-TabBar-tab")).to_have_count(5, timeout=120_000)
@@ -234,13 +248,30 @@ def test_dark_theme(servers, browser, screens):
         pg.context.close()
 
 
-def test_1920_layout(servers, browser, screens):
+def test_1920_layout_and_diagrams_that_grow(servers, browser, screens):
+    from ksmlab.viz.svg import FONT, MAX_LABEL, MIN_LABEL
+
     pg = new_page(browser, width=1920, height=1080)
     try:
         open_app(pg, servers["voila"])
         stepper, explorer = tab(pg, 1)
         assert stepper.evaluate(CUT) == [] and explorer.evaluate(CUT) == []
         screens(pg, "voila_1920_stepper", stepper)
+        # on a projector the diagrams grow with the page, their box labels up to MAX_LABEL
+        # px; at 1280 and 1024 px they keep their design size (or shrink, never below
+        # MIN_LABEL px)
+        sizes = {}
+        for width in (1920, 1280, 1024):
+            pg.set_viewport_size({"width": width, "height": 1080})
+            pg.wait_for_timeout(300)
+            labels = stepper.evaluate(LABELS)
+            assert len(labels) > 10, labels
+            assert min(labels) >= MIN_LABEL - 0.01, (width, labels)
+            sizes[width] = max(labels)
+        print("box labels (px):", sizes)
+        assert sizes[1920] > sizes[1280] >= sizes[1024], sizes
+        assert MAX_LABEL - 0.5 <= sizes[1920] <= MAX_LABEL + 0.01, sizes
+        assert sizes[1280] <= FONT + 0.01, sizes
     finally:
         pg.context.close()
 
