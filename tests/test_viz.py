@@ -379,6 +379,39 @@ def test_record_passes_and_counters_plot():
     assert len(set(styles)) == len(styles) == 4
 
 
+def test_counters_legend_covers_no_data():
+    from ksmlab.live import compare
+
+    dup = compare("duplicates", version="3.9")  # notebook 09's chart: a peak of 10 volatile
+    model, kernel = [o.counters for o in dup.model], [o.counters for o in dup.kernel]
+    k = demo_kernel()
+    k.sysfs.write("run", 1)
+    passes = viz.record_passes(k, 3)
+    cases = [  # the sizes of notebook 09, the live comparison, the notebooks and the panel
+        ((9, 3.8), model, kernel, ("model", "kernel, recorded")),
+        ((8, 3.5), model, kernel, ("model", "kernel")),
+        ((7, 3.2), passes, None, ("model", "kernel")),
+        ((6, 3), passes, None, ("model", "kernel")),
+    ]
+    for figsize, history, other, labels in cases:
+        fig = viz.render.new_figure(figsize, dpi=100)
+        ax = fig.add_subplot()
+        lines = viz.draw_counters(ax, history, compare=other, labels=labels)
+        fig.canvas.draw()
+        legend, box = ax.get_legend().get_window_extent(), ax.get_window_extent()
+        assert box.x0 <= legend.x0 and legend.x1 <= box.x1 and legend.y1 <= box.y1 + 0.5
+        assert box.y0 + 0.35 * box.height < legend.y0  # at the top, not over the plot
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        if other is not None:  # a counter's two sides stay together in one column
+            rows = len(texts) // ax.get_legend()._ncols
+            assert rows % 2 == 0, (figsize, rows)
+        for line in lines:
+            r = line.get_markersize() * fig.dpi / 72 / 2 + line.get_linewidth()
+            for x, y in ax.transData.transform(line.get_xydata()):
+                inside = legend.x0 - r < x < legend.x1 + r and legend.y0 - r < y < legend.y1 + r
+                assert not inside, (figsize, line.get_label(), x, y, legend)
+
+
 def test_counters_plot_of_one_snapshot_has_a_sane_axis():
     k = ksmlab.Kernel(nodes=1)
     fig = viz.render.new_figure()

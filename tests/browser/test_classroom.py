@@ -288,3 +288,41 @@ def test_orphaned_kernel_is_culled(servers, browser):
             return
         time.sleep(1)
     raise AssertionError("the orphaned kernel was not culled: " + log.read_text()[-1500:])
+
+
+TABS_INSIDE = """(bar) => {
+  // tabs of the bar that stick out of it (its overflow would cut them) or whose label
+  // is cut; a bar that wraps its tabs onto more rows has none
+  const r = bar.getBoundingClientRect();
+  const out = [];
+  for (const t of bar.querySelectorAll('.lm-TabBar-tab')) {
+    const b = t.getBoundingClientRect();
+    const label = t.querySelector('.lm-TabBar-tabLabel');
+    if (b.right > r.right + 1 || b.bottom > r.bottom + 1 || b.left < r.left - 1
+        || label.scrollWidth > label.clientWidth + 1)
+      out.push(t.textContent.trim());
+  }
+  return out;
+}"""
+
+
+def test_app_in_lab_at_1024_px_wraps_its_tabs(servers, page, screens):
+    from test_lab import SHUT_DOWN_KERNELS, open_and_run_all
+
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        open_and_run_all(page, servers["lab"], "app/classroom")  # file browser open
+        bar = page.locator(".jp-OutputArea-output .widget-tab.ksmlab-app > .lm-TabBar")
+        expect(bar.locator(".lm-TabBar-tab")).to_have_count(5, timeout=TIMEOUT)
+        labels = [t.strip() for t in bar.locator(".lm-TabBar-tabLabel").all_inner_texts()]
+        assert labels[-1] == "Capstone" and len(labels) == 5, labels
+        room = bar.evaluate("b => b.getBoundingClientRect().width")
+        assert room < 700, room  # too narrow for the five tabs in one row
+        assert bar.evaluate(TABS_INSIDE) == []
+        tops = {round(t.bounding_box()["y"]) for t in bar.locator(".lm-TabBar-tab").all()}
+        assert len(tops) > 1, tops  # they wrapped
+        bar.locator(".lm-TabBar-tab", has_text="Capstone").click()
+        expect(page.locator(".jp-OutputArea-output .ksmlab-stepper:visible")).to_have_count(1)
+        screens(page, "lab_1024_app_tabs", bar)
+    finally:
+        page.evaluate(SHUT_DOWN_KERNELS)
