@@ -561,6 +561,34 @@ def test_swimlanes_and_schedule_tree_of_each_counterexample_are_readable(name):
     check_readable(viz.draw_schedule_tree(tree))
 
 
+def test_each_lock_has_one_colour_in_every_swimlane_and_a_legend_names_it():
+    from ksmlab.viz.swimlanes import LOCK_KINDS, lock_color, lock_kind
+
+    seen = {}  # lock -> colour of its bars, over every scenario's swimlanes
+    for name in NAMES:
+        for fixes in (buggy(name), Fixes.all()):
+            svg = viz.draw_swimlanes(viz.timeline(name, textbook(name), fixes)).svg()
+            bars = re.findall(
+                r'<rect class="ksmlab-lock" [^>]*style="fill:([^;]+);[^>]*><title>'
+                r"\w+ holds ([^<]+?) in steps? \d", svg)
+            assert bars, name
+            for color, lock in bars:
+                assert seen.setdefault(lock, color) == color, (name, lock, color)
+                assert color == lock_color(lock)
+            # the legend: one swatch and name per kind of lock in this diagram
+            keys = re.findall(r'<rect class="ksmlab-lock-key" [^>]*style="fill:([^;]+);', svg)
+            kinds = {lock_kind(lock) for _, lock in bars}
+            assert sorted(keys) == sorted(c for _, c in kinds), (name, keys)
+            for kind, _ in kinds:
+                assert re.search(rf">{re.escape(kind)}</text>", svg), (name, kind)
+    # the locks of the four races: every kind, and the mutex, P's mmap_sem and a page
+    # lock in diagrams that hold different sets of locks
+    assert {lock_kind(lock)[0] for lock in seen} == {k for _, k, _ in LOCK_KINDS}
+    assert len({c for _, _, c in LOCK_KINDS}) == len(LOCK_KINDS)  # kinds look different
+    assert seen["ksm_thread_mutex"] == lock_color("ksm_thread_mutex") != seen["mmap_sem of P"]
+    assert seen["mmap_sem of P"] == seen["mmap_sem of Q"]  # one kind, one colour
+
+
 def test_long_swimlanes_are_readable_and_fit_a_notebook():
     # notebook 08's clean run: 42 steps of five tasks
     tl = viz.timeline("merge_across_nodes_switch", "W*22 R K*16 F*2 T", Fixes.all())
