@@ -19,7 +19,11 @@ APP_CULL_IDLE ?= 60
 APP_CULL_INTERVAL ?= 10
 # The ksmlab Voila template: the lab template without its Font Awesome requests to a CDN.
 APP_TEMPLATES := $(CURDIR)/notebooks/app/share/jupyter
+# Voila loads every JupyterLab extension installed; Notebook 7's interface switcher is
+# built for JupyterLab 4.6, fails to load on Voila's 4.2 page and is of no use there.
+APP_DENY := @jupyter-notebook/lab-extension
 APP_OPTIONS = --template=ksmlab \
+	--VoilaConfiguration.extension_denylist="['$(APP_DENY)']" \
 	--MappingKernelManager.cull_idle_timeout=$(APP_CULL_IDLE) \
 	--MappingKernelManager.cull_interval=$(APP_CULL_INTERVAL) \
 	--MappingKernelManager.cull_connected=False

@@ -7,6 +7,7 @@ box and line), which the drawers record as they write; counters stay a matplotli
 
 import base64
 import itertools
+import math
 import re
 import subprocess
 import sys
@@ -372,6 +373,39 @@ def test_record_passes_and_counters_plot():
     assert len(set(styles)) == len(styles) == 4
 
 
+def test_counters_legend_covers_no_data():
+    from ksmlab.live import compare
+
+    dup = compare("duplicates", version="3.9")  # notebook 09's chart: a peak of 10 volatile
+    model, kernel = [o.counters for o in dup.model], [o.counters for o in dup.kernel]
+    k = demo_kernel()
+    k.sysfs.write("run", 1)
+    passes = viz.record_passes(k, 3)
+    cases = [  # the sizes of notebook 09, the live comparison, the notebooks and the panel
+        ((9, 3.8), model, kernel, ("model", "kernel, recorded")),
+        ((8, 3.5), model, kernel, ("model", "kernel")),
+        ((7, 3.2), passes, None, ("model", "kernel")),
+        ((6, 3), passes, None, ("model", "kernel")),
+    ]
+    for figsize, history, other, labels in cases:
+        fig = viz.render.new_figure(figsize, dpi=100)
+        ax = fig.add_subplot()
+        lines = viz.draw_counters(ax, history, compare=other, labels=labels)
+        fig.canvas.draw()
+        legend, box = ax.get_legend().get_window_extent(), ax.get_window_extent()
+        assert box.x0 <= legend.x0 and legend.x1 <= box.x1 and legend.y1 <= box.y1 + 0.5
+        assert box.y0 + 0.35 * box.height < legend.y0  # at the top, not over the plot
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        if other is not None:  # a counter's two sides stay together in one column
+            rows = len(texts) // ax.get_legend()._ncols
+            assert rows % 2 == 0, (figsize, rows)
+        for line in lines:
+            r = line.get_markersize() * fig.dpi / 72 / 2 + line.get_linewidth()
+            for x, y in ax.transData.transform(line.get_xydata()):
+                inside = legend.x0 - r < x < legend.x1 + r and legend.y0 - r < y < legend.y1 + r
+                assert not inside, (figsize, line.get_label(), x, y, legend)
+
+
 def test_counters_plot_of_one_snapshot_has_a_sane_axis():
     k = ksmlab.Kernel(nodes=1)
     fig = viz.render.new_figure()
@@ -521,6 +555,34 @@ def test_swimlanes_and_schedule_tree_of_each_counterexample_are_readable(name):
     check_readable(viz.draw_schedule_tree(tree))
 
 
+def test_each_lock_has_one_colour_in_every_swimlane_and_a_legend_names_it():
+    from ksmlab.viz.swimlanes import LOCK_KINDS, lock_color, lock_kind
+
+    seen = {}  # lock -> colour of its bars, over every scenario's swimlanes
+    for name in NAMES:
+        for fixes in (buggy(name), Fixes.all()):
+            svg = viz.draw_swimlanes(viz.timeline(name, textbook(name), fixes)).svg()
+            bars = re.findall(
+                r'<rect class="ksmlab-lock" [^>]*style="fill:([^;]+);[^>]*><title>'
+                r"\w+ holds ([^<]+?) in steps? \d", svg)
+            assert bars, name
+            for color, lock in bars:
+                assert seen.setdefault(lock, color) == color, (name, lock, color)
+                assert color == lock_color(lock)
+            # the legend: one swatch and name per kind of lock in this diagram
+            keys = re.findall(r'<rect class="ksmlab-lock-key" [^>]*style="fill:([^;]+);', svg)
+            kinds = {lock_kind(lock) for _, lock in bars}
+            assert sorted(keys) == sorted(c for _, c in kinds), (name, keys)
+            for kind, _ in kinds:
+                assert re.search(rf">{re.escape(kind)}</text>", svg), (name, kind)
+    # the locks of the four races: every kind, and the mutex, P's mmap_sem and a page
+    # lock in diagrams that hold different sets of locks
+    assert {lock_kind(lock)[0] for lock in seen} == {k for _, k, _ in LOCK_KINDS}
+    assert len({c for _, _, c in LOCK_KINDS}) == len(LOCK_KINDS)  # kinds look different
+    assert seen["ksm_thread_mutex"] == lock_color("ksm_thread_mutex") != seen["mmap_sem of P"]
+    assert seen["mmap_sem of P"] == seen["mmap_sem of Q"]  # one kind, one colour
+
+
 def test_long_swimlanes_are_readable_and_fit_a_notebook():
     # notebook 08's clean run: 42 steps of five tasks
     tl = viz.timeline("merge_across_nodes_switch", "W*22 R K*16 F*2 T", Fixes.all())
@@ -643,6 +705,45 @@ def test_diagram_output_for_notebooks():
     # ids are unique per diagram, so two on one page do not clash
     ids = re.findall(r' id="([^"]+)"', both)
     assert len(ids) == len(set(ids)) == 6
+
+
+def shown_width(svg, room):
+    """The width (px) a browser gives the svg in an output ``room`` px wide, worked out
+    from its style as CSS does: clamp(), cqw of the diagrams' box, max-width:100%
+    (of the figure, at most the room), then min-width."""
+    style = re.search(r'<svg [^>]*style="([^"]+)"', svg).group(1)
+    m = re.search(r"width:clamp\((\d+)px,([\d.]+)cqw,(\d+)px\);max-width:100%;", style)
+    low, grow, high = float(m.group(1)), float(m.group(2)), float(m.group(3))
+    least = float(re.search(r"min-width:(\d+)px", style).group(1))
+    return max(least, min(room, max(low, min(grow * room / 100, high))))
+
+
+def test_diagrams_grow_on_a_projector_and_shrink_only_to_11_px_labels():
+    from ksmlab.viz.svg import FONT, GROW_FROM, MAX_LABEL, MIN_LABEL
+
+    w = scenarios.get("fork_behind_unmerge_cursor").build(Fixes.all()).world
+    for d in (viz.draw_memory(w), viz.draw_ring(w), viz.draw_trees(w)):
+        svg, design = d.svg(), math.ceil(d.width)
+        smallest = min(t[5] for t in d.texts)
+
+        def label(room, svg=svg, design=design):  # a box label's shown size (px)
+            return FONT * shown_width(svg, room) / design
+
+        assert re.search(rf'style="width:{design}px;width:clamp\(', svg)  # the fallback
+        # a 1920 px Voila page (an output about 1850 px wide): box labels at MAX_LABEL px
+        assert MAX_LABEL - 0.1 <= label(1850) <= MAX_LABEL + 0.05
+        assert label(4000) == pytest.approx(MAX_LABEL, abs=0.05)  # and no larger
+        # up to GROW_FROM px the design size, where it fits; between, in proportion
+        assert label(GROW_FROM) == pytest.approx(FONT, abs=0.05)
+        assert label(1210) == FONT or design > 1210
+        assert FONT < label(1600) < MAX_LABEL
+        # a narrow output: shrunk until the smallest label is MIN_LABEL px, then scrolled
+        tiny = shown_width(svg, 100)
+        assert smallest * tiny / design == pytest.approx(min(smallest, MIN_LABEL), abs=0.05)
+        assert shown_width(svg, design - 20) == design - 20 or tiny > design - 20
+    html = viz.Stack(viz.draw_memory(w), viz.draw_ring(w))._repr_html_()
+    # the svg's cqw are of the box holding the diagrams: a size container
+    assert 'class="ksmlab-diagrams" style="' in html and "container-type:inline-size" in html
 
 
 def test_every_box_has_its_full_description_as_hover_title():

@@ -47,6 +47,7 @@ APP = "app/classroom.ipynb"
 CULL_IDLE = 6
 VOILA_APP_OPTIONS = [
     "--template=ksmlab",
+    "--VoilaConfiguration.extension_denylist=['@jupyter-notebook/lab-extension']",
     f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE}",
     "--MappingKernelManager.cull_interval=2",
     "--MappingKernelManager.cull_connected=False",
@@ -252,7 +253,8 @@ def browser(chromium, tmp_path_factory):
 
 def new_page(browser, width=1400, height=1000, color_scheme="light"):
     """A fresh context and page; only loopback requests leave it (the rest is aborted
-    and recorded in ``page.blocked``); console messages are kept in ``page.console``."""
+    and recorded in ``page.blocked``); console messages and uncaught page errors are kept in
+    ``page.console`` as "type: text"."""
     ctx = browser.new_context(viewport={"width": width, "height": height},
                               color_scheme=color_scheme)
     blocked = []
@@ -267,6 +269,7 @@ def new_page(browser, width=1400, height=1000, color_scheme="light"):
     pg.blocked = blocked
     pg.console = []
     pg.on("console", lambda m: pg.console.append(f"{m.type}: {m.text}"))
+    pg.on("pageerror", lambda e: pg.console.append(f"pageerror: {e}"))
     return pg
 
 
