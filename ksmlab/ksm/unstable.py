@@ -4,6 +4,7 @@ their *live* content, rebuilt every pass."""
 from ..mm.memory import follow_page_get
 from ..mm.mm_types import ksm_test_exit
 from ..mm.page import put_page
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .stable import memcmp_pages
 
@@ -22,6 +23,7 @@ def find_mergeable_vma(mm, addr):
     return vma
 
 
+@kernel_path
 def get_mergeable_page(w, item):
     """get_mergeable_page(): the page now at the item's address (referenced), or None."""
     mm = item.mm
@@ -34,6 +36,7 @@ def get_mergeable_page(w, item):
     return page
 
 
+@kernel_path
 def unstable_tree_search_insert(w, item, page):
     """unstable_tree_search_insert(): a (tree_item, tree_page) equal to ``page``, or insert
     ``item`` at the leaf the descent reached and return (None, None).
