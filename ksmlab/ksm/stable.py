@@ -58,8 +58,9 @@ def get_ksm_page(w, node, lock_it):
     """
     while True:
         kpfn = node.kpfn
-        page = w.mem.pfn_to_page(kpfn)
-        if _keyhole(page, node):
+        page = w.mem.frames.get(kpfn)  # pfn_to_page()
+        m = page.mapping if page is not None else None
+        if m.__class__ is KsmMapping and m.stable_node is node:  # _keyhole(page, node)
             page.refcount += 1
             if lock_it:
                 yield from lock_page(w, page, "get_ksm_page:lock_page")

@@ -2,7 +2,6 @@
 their *live* content, rebuilt every pass."""
 
 from ..mm.memory import follow_page_get
-from ..mm.mm_types import ksm_test_exit
 from ..mm.page import put_page
 from ..sched.plain import kernel_path
 from ..sched.points import Point
@@ -15,7 +14,7 @@ _NEXT = Point("unstable_tree_search_insert:cond_resched", "the descent yields be
 
 def find_mergeable_vma(mm, addr):
     """find_mergeable_vma(): the VM_MERGEABLE VMA with an anon_vma at ``addr``, if any."""
-    if ksm_test_exit(mm):
+    if not mm.users:  # ksm_test_exit()
         return None
     vma = mm.find_vma(addr)
     if vma is None or not vma.mergeable or vma.anon_vma is None:
