@@ -1,5 +1,6 @@
 """The friendly facade: a Kernel with processes, sysfs and ksmd, each call running the
-model's kernel paths to completion (the same generators the scheduler interleaves)."""
+model's kernel paths to completion: their plain forms, compiled from the very source of the
+generators the scheduler interleaves (``ksmlab.sched.plain``), unless one interleaves."""
 
 import errno
 

@@ -68,6 +68,17 @@ def outer(w, sem, ev):
     return got
 
 
+@kernel_path
+def emptied(w, n):
+    for _ in range(n):
+        yield _HERE
+    try:
+        n += 1
+    finally:
+        yield _HERE
+    return n
+
+
 CALLS = []
 
 
@@ -90,6 +101,7 @@ def test_the_rewrite_rules():
     with pytest.raises(WouldBlock) as blocked:
         outer.plain(w, sem, free)
     assert blocked.value.event.label == "test:down_read"
+    assert emptied.plain(w, 3) == 4 and list(emptied(w, 3)) == [_HERE] * 4  # blocks left empty
     src = inspect.getsource(outer)
     assert "yield from sem.down_read" in src  # the one source is unchanged
 

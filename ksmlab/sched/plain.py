@@ -95,11 +95,11 @@ class _PlainForm(ast.NodeTransformer):
         return node
 
     def generic_visit(self, node):
+        blocks = [f for f in ("body", "orelse", "finalbody") if getattr(node, f, None)]
         super().generic_visit(node)
-        for field in ("body", "orelse", "finalbody"):
-            block = getattr(node, field, None)
-            if field == "body" and isinstance(block, list) and not block:
-                node.body = [ast.Pass()]
+        for field in blocks:  # a block whose statements were all dropped yields
+            if not getattr(node, field):
+                setattr(node, field, [ast.Pass()])
         return node
 
     def visit_If(self, node):
