@@ -1,5 +1,6 @@
 """The friendly facade: a Kernel with processes, sysfs and ksmd, each call running the
-model's kernel paths to completion (the same generators the scheduler interleaves)."""
+model's kernel paths to completion: their plain forms, compiled from the very source of the
+generators the scheduler interleaves (``ksmlab.sched.plain``), unless one interleaves."""
 
 import errno
 
@@ -34,10 +35,10 @@ def _int(value, name):
     return value
 
 
-def _run(w, name, gen):
+def _run(w, name, path, *args):
     """Run a kernel path; an oops is logged in dmesg before it propagates."""
     try:
-        return run_to_completion(w, name, gen)
+        return run_to_completion(w, name, path, *args)
     except KernelOops as oops:
         w.dmesg.append(str(oops))
         raise
@@ -108,13 +109,13 @@ class Process:
         vma = self._page_addr(addr, "write")
         content = page_content(data)
         w = self.kernel.world
-        _run(w, f"{self.name}:write", user_access(w, vma, addr, content))
+        _run(w, f"{self.name}:write", user_access, w, vma, addr, content)
 
     def read(self, addr) -> bytes:
         """The page at ``addr`` (PAGE_SIZE bytes); faults a swapped-out page back in."""
         vma = self._page_addr(addr, "read")
         w = self.kernel.world
-        content = _run(w, f"{self.name}:read", user_access(w, vma, addr, None))
+        content = _run(w, f"{self.name}:read", user_access, w, vma, addr, None)
         return content.ljust(PAGE_SIZE, b"\0")
 
     def madvise(self, start, npages, advice) -> None:
@@ -141,7 +142,7 @@ class Process:
         if npages == 0:
             return
         w = self.kernel.world
-        err = _run(w, f"{self.name}:madvise", madvise_vmas(w, self.mm, start, end, advice))
+        err = _run(w, f"{self.name}:madvise", madvise_vmas, w, self.mm, start, end, advice)
         if err:
             raise KernelError(-err, "madvise failed")
 
@@ -151,14 +152,14 @@ class Process:
         self.kernel._check_name(name)
         self._live("fork")
         w = self.kernel.world
-        mm = _run(w, f"{self.name}:fork", dup_mmap(w, self.mm, name))
+        mm = _run(w, f"{self.name}:fork", dup_mmap, w, self.mm, name)
         return self.kernel._adopt(name, mm)
 
     def exit(self) -> None:
         """exit(): the last user of the mm goes; KSM lets go of it, then the pages go."""
         self._live("exit")
         w = self.kernel.world
-        _run(w, f"{self.name}:exit", mmput(w, self.mm))
+        _run(w, f"{self.name}:exit", mmput, w, self.mm)
 
     # -- views -----------------------------------------------------------------------
     def pte(self, addr):
@@ -236,7 +237,7 @@ class Sysfs:
         if name not in knobs(self._w):
             raise KernelError(errno.ENOENT, _missing(name))
         buf = bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode()
-        return _run(self._w, f"echo>{name}", sysfs_write_file(self._w, name, buf))
+        return _run(self._w, f"echo>{name}", sysfs_write_file, self._w, name, buf)
 
     def snapshot(self) -> dict:
         """Every knob and counter, by name."""
@@ -271,14 +272,14 @@ class Ksmd:
         self._require_run("scan")
         if pages is None:
             pages = self._w.ksm.pages_to_scan
-        return _run(self._w, "ksmd", ksmd_batch(self._w, pages))
+        return _run(self._w, "ksmd", ksmd_batch, self._w, pages)
 
     def full_scan(self) -> int:
         """Batches of pages_to_scan until the pass in progress (or a whole new one) ends;
         returns the pages scanned. Nothing happens while no mm is registered.
         ValueError unless run=1 and pages_to_scan > 0."""
         self._require_pass("full_scan")
-        return _run(self._w, "ksmd", ksm_scan_thread(self._w, 1))
+        return _run(self._w, "ksmd", ksm_scan_thread, self._w, 1)
 
     def passes(self, n) -> int:
         """``n`` full passes; returns the pages scanned. ValueError as ``full_scan``."""
@@ -405,7 +406,7 @@ class Kernel:
         page = self._present_page(proc, addr, "swap_out")
         w = self.world
         isolate_lru_page(page)
-        done = _run(w, "kswapd", reclaim_page(w, page))
+        done = _run(w, "kswapd", reclaim_page, w, page)
         if done is None:
             raise KernelError(errno.EAGAIN, f"page {page.pfn:#x} is locked")
         return done
@@ -425,7 +426,7 @@ class Kernel:
         if page.nid == node:
             return page.pfn
         isolate_lru_page(page)
-        new = _run(w, "migration", migrate_pages(w, page, node))
+        new = _run(w, "migration", migrate_pages, w, page, node)
         if new is None:
             raise KernelError(errno.EAGAIN, f"migrate: page {page.pfn:#x} stayed busy")
         return new.pfn

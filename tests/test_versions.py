@@ -131,7 +131,7 @@ def test_stable_tree_insert_restarts_too():
         a.write(base + PAGE_SIZE, b"m2")  # M's KSM page is freed: the root is stale
         q = k.page_at(a, base + 4 * PAGE_SIZE)
         assert trylock_page(k.world, q)
-        return k, run_to_completion(k.world, "ksmd", stable_tree_insert(k.world, q))
+        return k, run_to_completion(k.world, "ksmd", stable_tree_insert, k.world, q)
 
     k, node = insert(None)
     assert node is not None and k.ksm.root_stable_tree[0].nodes[-1] is node

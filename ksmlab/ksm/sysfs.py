@@ -5,6 +5,7 @@ import errno
 from ..changes import has_file
 from ..errors import KernelError
 from ..mm.page import PAGE_SIZE
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .stable import remove_all_stable_nodes
 from .state import KSM_RUN_UNMERGE, RMAP_ITEM_SIZE
@@ -179,6 +180,7 @@ def sysfs_read(w, name: str):
     return getattr(ksm, name)
 
 
+@kernel_path
 def sysfs_write_file(w, name: str, buf: bytes):
     """sysfs_write_file() (3.9 fs/sysfs/file.c): write(2) of ``buf`` to knob ``name``.
 
@@ -197,6 +199,7 @@ def sysfs_write_file(w, name: str, buf: bytes):
     return count
 
 
+@kernel_path
 def sysfs_store(w, name: str, text: str):
     """The store method of knob ``name`` (a generator: run=2 and the knob switches take
     ksm_thread_mutex and walk everything). Raises KernelError as the write would fail."""
@@ -258,6 +261,7 @@ def advisor_store(w, name: str, text: str) -> None:
     setattr(ksm, name, value)
 
 
+@kernel_path
 def run_store(w, flags: int):
     """run_store(): 0 stop, 1 merge, 2 stop and unmerge everything (under the mutex)."""
     ksm = w.ksm
@@ -279,6 +283,7 @@ def run_store(w, flags: int):
     yield _RUN_DONE
 
 
+@kernel_path
 def merge_across_nodes_store(w, knob: int):
     """merge_across_nodes_store(): switch only while KSM holds no pages.
 
@@ -303,6 +308,7 @@ def merge_across_nodes_store(w, knob: int):
         ksm.ksm_thread_mutex.unlock(w)
 
 
+@kernel_path
 def max_page_sharing_store(w, knob: int):
     """max_page_sharing_store() (4.13+): validated and switched like merge_across_nodes;
     the limit itself is not modelled (3.9 had no stable node chains)."""

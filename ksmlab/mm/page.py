@@ -106,10 +106,13 @@ def get_page(page) -> None:
 
 def put_page(mem, page) -> None:
     """put_page(): drop a reference; the last one frees the frame."""
-    page.refcount -= 1
-    if page.refcount == 0:
+    count = page.refcount - 1
+    page.refcount = count
+    if count > 0:
+        return
+    if count == 0:
         mem.free_page(page)
-    elif page.refcount < 0:
+    else:
         raise KernelOops(f"BUG: Bad page state: pfn {page.pfn:#x} refcount below zero", [page])
 
 
