@@ -277,6 +277,15 @@ def _on_screen(cell):
     return _plain(LINK.sub(lambda m: m.group(1), " ".join(parts)))
 
 
+def test_on_screen_is_what_a_learner_reads():
+    link = _md("See [06 A page under migration](06_fix_follow_page_migration_wait.ipynb).")
+    assert _on_screen(link) == "see 06 a page under migration."
+    out = {**_code("print(x)"), "outputs": [
+        {"output_type": "stream", "text": ["ksm_might_need_to_copy\n"]},
+        {"output_type": "display_data", "data": {"text/markdown": "**a**) `break_ksm`"}}]}
+    assert _on_screen(out).strip() == "ksmmightneedtocopy a) breakksm"
+
+
 def _plain(text):
     text = html.unescape(re.sub(r"<[^>]+>", " ", text))
     return re.sub(r"\s+", " ", re.sub(r"[`*_]", "", text)).lower()
