@@ -384,6 +384,29 @@ def test_scheduler_unrunnable_schedule_names_the_step():
     assert "step 16" in fb.message and "blocked" in fb.message
 
 
+def test_scheduler_open_end_and_steps_after_every_task_finished():
+    ex = exercises.get("04.be-the-scheduler")
+    fb = ex.check("u*3 f*2 U*")
+    assert fb.correct and "not needed" not in fb.message, fb.message
+    assert "the explorer's shortest needs 1" in fb.message
+    clean = ex.check("F*2 U*")
+    assert clean.mistake == "clean" and "not needed" not in clean.message
+    extra = ex.check("F*2 U*30")
+    assert extra.mistake == "clean" and extra.facts == clean.facts
+    assert extra.message.endswith("Every task had finished after step 19, so the 13 steps "
+                                  "after it were not needed.")
+    assert ex.check("F*2 U*17 U").message.endswith(
+        "after step 19, so the step after it was not needed.")
+    fb = ex.check("U*3 F*2 U*10 F")
+    assert fb.correct and "the step after it was not needed" in fb.message
+    fb = ex.check("U*20 F*")
+    assert fb.mistake == "not-runnable" and "step 15: task U has finished" in fb.message
+    fb = ex.check("U* F*")
+    assert not fb.valid and "can only be the last token" in fb.message
+    fb = ex.check("X*")
+    assert not fb.valid and "'X' is not a task of this scenario" in fb.message
+
+
 def test_scheduler_takes_a_scheduler_or_a_list():
     ex = exercises.get("04.be-the-scheduler")
     s = Scheduler(scenarios.get("fork_behind_unmerge_cursor"), ex.fixes)
