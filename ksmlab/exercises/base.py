@@ -673,8 +673,9 @@ class ScheduleExercise(Exercise):
         if rep.violation is not None:
             msg = f"Your schedule breaks the property: {rep.violation}."
             if self.tell_shortest:
-                msg += (f" It has {rep.preemptions} preemption(s); the explorer's shortest "
-                        f"needs {self._expected().preemptions}.")
+                msg += (f" It has {rep.preemptions} preemption(s) (switches away from a task "
+                        "that could have gone on); the shortest breaking schedules have "
+                        f"{self._expected().preemptions}.")
             if used < len(value):
                 msg += (f" The violation came at step {used}; "
                         f"{_steps_text(len(value) - used, ' after it')} not needed.")
