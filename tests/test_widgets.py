@@ -525,6 +525,8 @@ def test_fix_toggles_can_be_hidden(steppers):
     assert s.fix_row.layout.display == "none" and s.fix_row in s.children
     s.set_fixes(Fixes.all())
     assert s.session.fixes == Fixes.all() and s.fix_boxes["cursor_insertion"].value is True
+    s.show_fix_toggles()
+    assert s.fix_row.layout.display is None
 
 
 def test_banner_is_a_themed_live_region(steppers):

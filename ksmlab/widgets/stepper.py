@@ -33,8 +33,8 @@ class Stepper(Described, W.VBox):
     picture only (faster). ``buttons`` and ``run_buttons`` map task names to their step
     and run-until-blocked buttons. With ``plan`` (a schedule, e.g. the explorer's), a
     Next button takes that schedule's steps one by one from the start. ``fix_toggles=False``
-    hides the fix toggles (where an exercise after the stepper asks what the fix is);
-    ``set_fixes`` still switches them."""
+    hides the fix toggles (where an exercise after the stepper asks what the fix is)
+    until ``show_fix_toggles()``; ``set_fixes`` still switches them."""
 
     description_text = (
         "A scheduler stepper appears here when the cell runs: a button per task to choose "
@@ -227,6 +227,10 @@ class Stepper(Described, W.VBox):
             b.description = f"Replay the same {_steps(len(schedule))} under these fixes"
             b.tooltip = f"schedule: {schedule}"
             b.layout.display = None
+
+    def show_fix_toggles(self) -> None:
+        """Show the fix toggles that ``fix_toggles=False`` hid."""
+        self.fix_row.layout.display = None
 
     _syncing = False
 
