@@ -295,9 +295,43 @@ def test_ring_insertion_point_with_and_without_the_fix():
     assert order == ["ksm_mm_head", "slot:A", "slot:C", "slot:P", "slot:Q"]
     assert g.nodes["slot:C"]["passed"]
     assert g.nodes["slot:C"]["label"] == "C: 0 rmap_items\nbehind the cursor"
-    # the cursor's address is the next one to scan, and says so
+    # run=2's walk goes by whole mms: the address left from ksmd's scan is not shown
     assert w.ksm.ksm_scan.address == 0x7F0000001000
-    assert g.nodes["slot:P"]["label"] == "P: 1 rmap_item\ncursor, next +0x1000"
+    assert g.nodes["slot:P"]["label"] == "P: 1 rmap_item\ncursor (run=2)"
+    assert g.graph["rule"] == "behind the cursor, among the slots run=2 has already passed"
+
+
+def test_ring_captions_say_what_is_true_in_the_state_drawn():
+    from ksmlab.viz.ring import cursor_caption
+
+    name = "fork_behind_unmerge_cursor"
+    # run=2 has returned: the cursor is back on the head, a new slot goes to the end
+    w = world_after(name, "U*3 F*2 U*10", buggy(name))
+    assert w.ksm.run == 2 and w.ksm.ksm_scan.mm_slot is w.ksm.head
+    g = viz.ring_graph(w)
+    assert g.graph["rule"] == "behind the cursor, which is on the head: at the end of the list"
+    assert "settle" not in viz.draw_ring(w).desc
+    assert cursor_caption(w) == "the cursor is on ksm_mm_head, between passes"
+    w = world_after(name, "U*3", buggy(name))
+    assert cursor_caption(w) == "run=2's walk is in P's mm or goes there next"
+    # ksmd in mid-pass: its next address, and no insertion box unless asked for
+    k = ksmlab.Kernel(nodes=1)
+    a = k.spawn("a")
+    base = a.mmap(4)
+    for i in range(4):
+        a.write(base + i * ksmlab.PAGE_SIZE, b"%d" % i)
+    a.madvise(base, 4, ksmlab.MADV_MERGEABLE)
+    k.sysfs.write("run", 1)
+    k.ksmd.scan(pages=2)
+    assert cursor_caption(k.world) == "ksmd's next batch starts at a@+0x2000"
+    g = viz.ring_graph(k.world, insertion=False)
+    assert "new mm_slot" not in g
+    assert g.nodes["slot:a"]["label"] == "a: 2 rmap_items\ncursor, next +0x2000"
+    d = viz.draw_ring(k.world, insertion=False)
+    assert "new mm_slot" not in d.svg() and "settle" not in d.svg()
+    assert d.desc.startswith("run=1: ksmd's next batch starts at a@+0x2000. ")
+    assert viz.ring_graph(k.world).graph["rule"] == (
+        "behind the cursor, so ksmd's pass in progress does not visit it")
 
 
 # -- timeline, swimlanes, schedule tree -----------------------------------------------------

@@ -513,6 +513,20 @@ def test_goal_is_text_without_the_title_twice(steppers):
     assert "<pre" not in s.goal.value
     assert s.goal.value.count(html.escape(title)) == 1
     assert plain(s.goal.value).startswith(title + "Be the scheduler: pick which task")
+    scn = scenarios.get("fork_behind_unmerge_cursor")
+    assert plain(s.goal.value).endswith(f"Goal: break the property \u201c{scn.property}\u201d.")
+    assert scn.window_text not in plain(s.goal.value)  # the goal, not the breaking moment
+
+
+def test_fix_toggles_can_be_hidden(steppers):
+    shown = steppers("fork_behind_unmerge_cursor", figures=False)
+    assert shown.fix_row.layout.display is None
+    s = steppers("fork_behind_unmerge_cursor", figures=False, fix_toggles=False)
+    assert s.fix_row.layout.display == "none" and s.fix_row in s.children
+    s.set_fixes(Fixes.all())
+    assert s.session.fixes == Fixes.all() and s.fix_boxes["cursor_insertion"].value is True
+    s.show_fix_toggles()
+    assert s.fix_row.layout.display is None
 
 
 def test_banner_is_a_themed_live_region(steppers):
