@@ -18,7 +18,7 @@ __all__ = ["TARGETS", "LIMIT", "rows", "report"]
 
 CAPSTONE = "merge_across_nodes_switch"
 TARGETS = {"find": 1.0, "prove": 10.0, "capstone": 30.0, "capstone3": 120.0}
-LIMIT = 600.0  # CPU seconds after which a run is stopped
+LIMIT = 300.0  # CPU seconds after which a run is stopped
 
 
 def _run(name, fixes, kind, bound=2, reduction="dominance", limit=LIMIT):
