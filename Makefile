@@ -10,6 +10,10 @@ STAMP := $(VENV)/.ksmlab-installed
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NOTEBOOKS = $(wildcard notebooks/*.ipynb notebooks/app/*.ipynb)
 APP := notebooks/app/classroom.ipynb
+# The learner's copy of the notebooks, without outputs (python -m ksmlab workspace): the
+# reference notebooks keep theirs for nbval and the book, and would show every answer.
+# A notebook already there is the learner's work and is kept.
+WORKSPACE ?= workspace
 APP_PORT ?= 8866
 # Every page load starts a kernel (about 140 MB) and closing the tab stops none: kernels
 # with no page connected are culled after APP_CULL_IDLE seconds of idleness, checked every
@@ -19,7 +23,11 @@ APP_CULL_IDLE ?= 60
 APP_CULL_INTERVAL ?= 10
 # The ksmlab Voila template: the lab template without its Font Awesome requests to a CDN.
 APP_TEMPLATES := $(CURDIR)/notebooks/app/share/jupyter
+# Voila loads every JupyterLab extension installed; Notebook 7's interface switcher is
+# built for JupyterLab 4.6, fails to load on Voila's 4.2 page and is of no use there.
+APP_DENY := @jupyter-notebook/lab-extension
 APP_OPTIONS = --template=ksmlab \
+	--VoilaConfiguration.extension_denylist="['$(APP_DENY)']" \
 	--MappingKernelManager.cull_idle_timeout=$(APP_CULL_IDLE) \
 	--MappingKernelManager.cull_interval=$(APP_CULL_INTERVAL) \
 	--MappingKernelManager.cull_connected=False
@@ -48,11 +56,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP) ## Create the virtualenv and install ksmlab with the lab and test extras
 
-lab: $(STAMP) ## Open the notebook suite in JupyterLab
-	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/00_index.ipynb
+lab: $(STAMP) ## Open the notebook suite in JupyterLab (your copy in workspace/, no outputs)
+	$(BIN)/python -m ksmlab workspace notebooks $(WORKSPACE)
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(WORKSPACE)/00_index.ipynb
 
 notebook: $(STAMP) ## Open the notebook suite in Notebook 7, the simpler interface
-	$(BIN)/jupyter notebook $(ALLOW_ROOT) notebooks/00_index.ipynb
+	$(BIN)/python -m ksmlab workspace notebooks $(WORKSPACE)
+	$(BIN)/jupyter notebook $(ALLOW_ROOT) $(WORKSPACE)/00_index.ipynb
 
 app: $(STAMP) ## Serve the classroom app (widgets only, no code) with Voila on 127.0.0.1 (port 8866)
 	JUPYTER_PATH=$(APP_TEMPLATES) $(BIN)/voila $(APP) --no-browser --Voila.ip=127.0.0.1 \

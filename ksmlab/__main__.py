@@ -11,7 +11,7 @@ import importlib
 import sys
 
 #: module of each command, in the order ``--help`` lists them
-COMMANDS = ("ksmlab.check.cli", "ksmlab.live.cli", "ksmlab.exercises.cli")
+COMMANDS = ("ksmlab.check.cli", "ksmlab.live.cli", "ksmlab.exercises.cli", "ksmlab.workspace")
 
 
 def build_parser() -> argparse.ArgumentParser:

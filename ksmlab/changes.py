@@ -15,9 +15,21 @@ Traceback (most recent call last):
 ValueError: unknown kernel version '4.0'; known: 3.9, 6.18
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-__all__ = ["Change", "CHANGES", "Changes", "VERSIONS", "DEFAULT_VERSION", "change"]
+from .switches import Switches
+
+__all__ = [
+    "Change",
+    "CHANGES",
+    "Changes",
+    "VERSIONS",
+    "DEFAULT_VERSION",
+    "ADDED_AFTER_3_9",
+    "change",
+    "has_file",
+    "release_added",
+]
 
 
 @dataclass(frozen=True)
@@ -52,11 +64,12 @@ CHANGES = (
         "sysfs_6_18",
         "66790e9a735b",
         "6.8",
-        "the sysfs interface as 6.18 has it: the advisor's knobs (6.8, 66790e9a735b 'mm/ksm: "
-        "add sysfs knobs for advisor') parsed "
+        "the sysfs interface as 6.18 has it: the files added since 3.9 (4.11 to 6.8; "
+        "without this switch they do not exist), "
+        "the advisor's knobs (6.8, 66790e9a735b 'mm/ksm: add sysfs knobs for advisor') parsed "
         "and validated, pages_to_scan refused while the advisor runs, kstrtobool taking "
-        "e/E/d/D, kernfs keeping PAGE_SIZE bytes of a write (3.14), and the 6.18 "
-        "/proc/PID/ksm_stat lines",
+        "e/E/d/D, kernfs keeping PAGE_SIZE bytes of a write (3.14), and "
+        "/proc/PID/ksm_stat (6.1) with the 6.18 lines",
     ),
     Change(
         "chain_best_dup",
@@ -78,26 +91,54 @@ CHANGES = (
 
 DEFAULT_VERSION = "3.9"
 
+#: The files KSM gained after 3.9: /sys/kernel/mm/ksm/NAME (and /proc/PID/ksm_stat) ->
+#: (release that added it, commit in torvalds/linux). A profile has them with the 6.18
+#: sysfs (``sysfs_6_18``); the 3.9 profile has none, and opening one fails with ENOENT as
+#: a missing sysfs attribute does.
+ADDED_AFTER_3_9 = {
+    "use_zero_pages": ("4.11", "e86c59b1b12d"),
+    "max_page_sharing": ("4.13", "2c653d0ee2ae"),
+    "stable_node_chains_prune_millisecs": ("4.13", "2c653d0ee2ae"),
+    "stable_node_chains": ("4.13", "2c653d0ee2ae"),
+    "stable_node_dups": ("4.13", "2c653d0ee2ae"),
+    "/proc/PID/ksm_stat": ("6.1", "cb4df4cae4f2"),
+    "general_profit": ("6.4", "d21077fbc2fc"),
+    "pages_scanned": ("6.6", "b348b5fe2b5f"),
+    "ksm_zero_pages": ("6.6", "e2942062e01d"),
+    "smart_scan": ("6.7", "5e924ff54d08"),
+    "pages_skipped": ("6.7", "e5a689912689"),
+    "advisor_mode": ("6.8", "66790e9a735b"),
+    "advisor_max_cpu": ("6.8", "66790e9a735b"),
+    "advisor_min_pages_to_scan": ("6.8", "66790e9a735b"),
+    "advisor_max_pages_to_scan": ("6.8", "66790e9a735b"),
+    "advisor_target_scan_time": ("6.8", "66790e9a735b"),
+}
+
+
+def has_file(changes, name: str) -> bool:
+    """Whether a kernel with ``changes`` has the file ``name`` (a /sys/kernel/mm/ksm name
+    or "/proc/PID/ksm_stat"): every file of 3.9, and with ``sysfs_6_18`` the later ones
+    (:data:`ADDED_AFTER_3_9`)."""
+    return name not in ADDED_AFTER_3_9 or changes.sysfs_6_18
+
+
+def release_added(name: str):
+    """The release that added file ``name`` after 3.9, or None for a file 3.9 had."""
+    added = ADDED_AFTER_3_9.get(name)
+    return None if added is None else added[0]
+
+
 @dataclass(frozen=True)
-class Changes:
+class Changes(Switches):
     """Which post-3.9 changes are in force; every field defaults to off (3.9)."""
+
+    _kind = "change"
 
     stale_node_restart: bool = False
     stable_node_chains: bool = False
     sysfs_6_18: bool = False
     chain_best_dup: bool = False
     checksum_first: bool = False
-
-    def __post_init__(self):
-        for f in fields(self):
-            if not isinstance(getattr(self, f.name), bool):
-                raise TypeError(
-                    f"Changes.{f.name} must be a bool, not {type(getattr(self, f.name)).__name__}"
-                )
-
-    @classmethod
-    def names(cls) -> tuple:
-        return tuple(f.name for f in fields(cls))
 
     @classmethod
     def of(cls, version: str) -> "Changes":
@@ -109,22 +150,6 @@ class Changes:
                 f"unknown kernel version {version!r}; known: {', '.join(VERSIONS)}"
             )
         return cls(**{n: True for n in VERSIONS[version]})
-
-    def without(self, *names: str) -> "Changes":
-        """These changes with the named switches turned off."""
-        return self._set(names, False)
-
-    def with_(self, *names: str) -> "Changes":
-        """These changes with the named switches turned on."""
-        return self._set(names, True)
-
-    def _set(self, names, value):
-        unknown = [n for n in names if n not in self.names()]
-        if unknown:
-            raise ValueError(f"unknown change {unknown[0]!r}; known: {', '.join(self.names())}")
-        kw = {f: getattr(self, f) for f in self.names()}
-        kw.update({n: value for n in names})
-        return Changes(**kw)
 
     def version(self):
         """The version whose preset this is, or None for a what-if mixture."""

@@ -18,4 +18,9 @@ class KernelError(OSError):
 
 
 class KernelOops(Exception):
-    """The model hit what would be a BUG()/oops in the kernel, or an invariant broke."""
+    """The model hit what would be a BUG()/oops in the kernel, or an invariant broke.
+    ``culprits``: the model objects it is about (see ksmlab.check.violation)."""
+
+    def __init__(self, message: str, culprits=()):
+        super().__init__(message)
+        self.culprits = tuple(culprits)

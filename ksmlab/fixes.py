@@ -4,7 +4,9 @@
 Petr Holasek's per-node trees (90bd6fd31c80) but before Hugh Dickins' fixes.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+
+from .switches import Switches
 
 __all__ = ["Fixes", "FIX_COMMITS"]
 
@@ -20,20 +22,15 @@ FIX_COMMITS = {
 
 
 @dataclass(frozen=True)
-class Fixes:
+class Fixes(Switches):
     """Which of the four fixes are applied; every field defaults to on (3.9)."""
+
+    _kind = "fix"
 
     cursor_insertion: bool = True
     swapcache_copy_on_fault: bool = True
     follow_page_migration_wait: bool = True
     stable_node_removal: bool = True
-
-    def __post_init__(self):
-        for f in fields(self):
-            if not isinstance(getattr(self, f.name), bool):
-                raise TypeError(
-                    f"Fixes.{f.name} must be a bool, not {type(getattr(self, f.name)).__name__}"
-                )
 
     @classmethod
     def all(cls) -> "Fixes":
@@ -44,26 +41,6 @@ class Fixes:
     def none(cls) -> "Fixes":
         """3.8+NUMA: none of the fixes applied."""
         return cls(False, False, False, False)
-
-    @classmethod
-    def names(cls) -> tuple:
-        return tuple(f.name for f in fields(cls))
-
-    def without(self, *names: str) -> "Fixes":
-        """These fixes with the named switches turned off."""
-        return self._set(names, False)
-
-    def with_(self, *names: str) -> "Fixes":
-        """These fixes with the named switches turned on."""
-        return self._set(names, True)
-
-    def _set(self, names, value):
-        unknown = [n for n in names if n not in self.names()]
-        if unknown:
-            raise ValueError(f"unknown fix {unknown[0]!r}; known: {', '.join(self.names())}")
-        kw = {f: getattr(self, f) for f in self.names()}
-        kw.update({n: value for n in names})
-        return Fixes(**kw)
 
     def __str__(self) -> str:
         on = [n for n in self.names() if getattr(self, n)]

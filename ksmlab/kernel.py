@@ -1,15 +1,16 @@
 """The friendly facade: a Kernel with processes, sysfs and ksmd, each call running the
-model's kernel paths to completion (the same generators the scheduler interleaves)."""
+model's kernel paths to completion: their plain forms, compiled from the very source of the
+generators the scheduler interleaves (``ksmlab.sched.plain``), unless one interleaves."""
 
 import errno
 
-from .changes import DEFAULT_VERSION, Changes
+from .changes import DEFAULT_VERSION, Changes, has_file, release_added
 from .check.invariants import first_violation
 from .errors import KernelError, KernelOops
 from .fixes import Fixes
 from .ksm.scan import ksm_scan_thread, ksmd_batch
 from .ksm.state import KSM_RUN_MERGE, RMAP_ITEM_SIZE
-from .ksm.sysfs import COUNTERS, knobs, sysfs_read, sysfs_write_file
+from .ksm.sysfs import counters, knobs, sysfs_read, sysfs_write_file
 from .mm.fork import dup_mmap, mmput
 from .mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE, madvise_vmas
 from .mm.memory import user_access
@@ -34,10 +35,10 @@ def _int(value, name):
     return value
 
 
-def _run(w, name, gen):
+def _run(w, name, path, *args):
     """Run a kernel path; an oops is logged in dmesg before it propagates."""
     try:
-        return run_to_completion(w, name, gen)
+        return run_to_completion(w, name, path, *args)
     except KernelOops as oops:
         w.dmesg.append(str(oops))
         raise
@@ -108,13 +109,13 @@ class Process:
         vma = self._page_addr(addr, "write")
         content = page_content(data)
         w = self.kernel.world
-        _run(w, f"{self.name}:write", user_access(w, vma, addr, content))
+        _run(w, f"{self.name}:write", user_access, w, vma, addr, content)
 
     def read(self, addr) -> bytes:
         """The page at ``addr`` (PAGE_SIZE bytes); faults a swapped-out page back in."""
         vma = self._page_addr(addr, "read")
         w = self.kernel.world
-        content = _run(w, f"{self.name}:read", user_access(w, vma, addr, None))
+        content = _run(w, f"{self.name}:read", user_access, w, vma, addr, None)
         return content.ljust(PAGE_SIZE, b"\0")
 
     def madvise(self, start, npages, advice) -> None:
@@ -141,7 +142,7 @@ class Process:
         if npages == 0:
             return
         w = self.kernel.world
-        err = _run(w, f"{self.name}:madvise", madvise_vmas(w, self.mm, start, end, advice))
+        err = _run(w, f"{self.name}:madvise", madvise_vmas, w, self.mm, start, end, advice)
         if err:
             raise KernelError(-err, "madvise failed")
 
@@ -151,40 +152,57 @@ class Process:
         self.kernel._check_name(name)
         self._live("fork")
         w = self.kernel.world
-        mm = _run(w, f"{self.name}:fork", dup_mmap(w, self.mm, name))
+        mm = _run(w, f"{self.name}:fork", dup_mmap, w, self.mm, name)
         return self.kernel._adopt(name, mm)
 
     def exit(self) -> None:
         """exit(): the last user of the mm goes; KSM lets go of it, then the pages go."""
         self._live("exit")
         w = self.kernel.world
-        _run(w, f"{self.name}:exit", mmput(w, self.mm))
+        _run(w, f"{self.name}:exit", mmput, w, self.mm)
 
     # -- views -----------------------------------------------------------------------
     def pte(self, addr):
         """The PTE at ``addr``: None, Present, SwapEntry or MigrationEntry."""
         return self.mm.ptes.get(_int(addr, "addr"))
 
-    def ksm_stat(self) -> dict:
-        """/proc/PID/ksm_stat as of 6.x: on 3.9 the fields 3.9 can have; with the 6.18
-        sysfs (``sysfs_6_18``) every line 6.18 prints, in its order (zero pages are not
-        modelled: 0; no prctl(PR_SET_MEMORY_MERGE): ksm_merge_any is "no")."""
+    def ksm_counts(self) -> dict:
+        """What KSM holds for this process: its rmap_items, the KSM pages it maps and the
+        profit, counted by the model in every profile (3.9 kept no such count per mm;
+        6.1 on shows them in /proc/PID/ksm_stat)."""
         mm = self.mm
         profit = mm.ksm_merging_pages * PAGE_SIZE - mm.ksm_rmap_items * RMAP_ITEM_SIZE
-        if not self.kernel.changes.sysfs_6_18:
-            return {
-                "ksm_rmap_items": mm.ksm_rmap_items,
-                "ksm_merging_pages": mm.ksm_merging_pages,
-                "ksm_process_profit": profit,
-            }
         return {
             "ksm_rmap_items": mm.ksm_rmap_items,
-            "ksm_zero_pages": 0,
             "ksm_merging_pages": mm.ksm_merging_pages,
             "ksm_process_profit": profit,
-            "ksm_merge_any": "no",
-            "ksm_mergeable": "yes" if mm.vm_mergeable else "no",
         }
+
+    def ksm_stat(self) -> dict:
+        """/proc/PID/ksm_stat (6.1, cb4df4cae4f2) with every line 6.18 prints, in its
+        order (zero pages are not modelled: 0; no prctl(PR_SET_MEMORY_MERGE):
+        ksm_merge_any is "no"). KernelError ENOENT on a profile without the file (3.9):
+        see ``ksm_counts``."""
+        if not has_file(self.kernel.changes, "/proc/PID/ksm_stat"):
+            raise KernelError(
+                errno.ENOENT, f"/proc/PID/ksm_stat of {self.name} does not exist (added in 6.1)"
+            )
+        counts = self.ksm_counts()
+        return {
+            "ksm_rmap_items": counts["ksm_rmap_items"],
+            "ksm_zero_pages": 0,
+            "ksm_merging_pages": counts["ksm_merging_pages"],
+            "ksm_process_profit": counts["ksm_process_profit"],
+            "ksm_merge_any": "no",
+            "ksm_mergeable": "yes" if self.mm.vm_mergeable else "no",
+        }
+
+
+def _missing(name) -> str:
+    added = release_added(name)
+    return f"/sys/kernel/mm/ksm/{name} does not exist" + (
+        f" (added in {added})" if added else ""
+    )
 
 
 class Sysfs:
@@ -194,14 +212,16 @@ class Sysfs:
         self._w = world
 
     def names(self) -> tuple:
-        return knobs(self._w) + COUNTERS
+        """The files of this kernel's /sys/kernel/mm/ksm: knobs, then counters (a file
+        that came after 3.9 only where the profile has it, see changes.ADDED_AFTER_3_9)."""
+        return knobs(self._w) + counters(self._w)
 
     def read(self, name):
         """A knob or counter as an int (``advisor_mode``, a choice, as its text)."""
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
-        if name not in knobs(self._w) and name not in COUNTERS:
-            raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
+        if name not in self.names():
+            raise KernelError(errno.ENOENT, _missing(name))
         return sysfs_read(self._w, name)
 
     def write(self, name, value) -> int:
@@ -212,12 +232,12 @@ class Sysfs:
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         if isinstance(value, bool) or not isinstance(value, (int, str, bytes, bytearray)):
             raise TypeError(f"value must be an int, a str or bytes, not {type(value).__name__}")
-        if name in COUNTERS:
+        if name in counters(self._w):
             raise KernelError(errno.EACCES, f"/sys/kernel/mm/ksm/{name} is read-only")
         if name not in knobs(self._w):
-            raise KernelError(errno.ENOENT, f"/sys/kernel/mm/ksm/{name} does not exist")
+            raise KernelError(errno.ENOENT, _missing(name))
         buf = bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode()
-        return _run(self._w, f"echo>{name}", sysfs_write_file(self._w, name, buf))
+        return _run(self._w, f"echo>{name}", sysfs_write_file, self._w, name, buf)
 
     def snapshot(self) -> dict:
         """Every knob and counter, by name."""
@@ -252,14 +272,14 @@ class Ksmd:
         self._require_run("scan")
         if pages is None:
             pages = self._w.ksm.pages_to_scan
-        return _run(self._w, "ksmd", ksmd_batch(self._w, pages))
+        return _run(self._w, "ksmd", ksmd_batch, self._w, pages)
 
     def full_scan(self) -> int:
         """Batches of pages_to_scan until the pass in progress (or a whole new one) ends;
         returns the pages scanned. Nothing happens while no mm is registered.
         ValueError unless run=1 and pages_to_scan > 0."""
         self._require_pass("full_scan")
-        return _run(self._w, "ksmd", ksm_scan_thread(self._w, 1))
+        return _run(self._w, "ksmd", ksm_scan_thread, self._w, 1)
 
     def passes(self, n) -> int:
         """``n`` full passes; returns the pages scanned. ValueError as ``full_scan``."""
@@ -386,7 +406,7 @@ class Kernel:
         page = self._present_page(proc, addr, "swap_out")
         w = self.world
         isolate_lru_page(page)
-        done = _run(w, "kswapd", reclaim_page(w, page))
+        done = _run(w, "kswapd", reclaim_page, w, page)
         if done is None:
             raise KernelError(errno.EAGAIN, f"page {page.pfn:#x} is locked")
         return done
@@ -406,7 +426,7 @@ class Kernel:
         if page.nid == node:
             return page.pfn
         isolate_lru_page(page)
-        new = _run(w, "migration", migrate_pages(w, page, node))
+        new = _run(w, "migration", migrate_pages, w, page, node)
         if new is None:
             raise KernelError(errno.EAGAIN, f"migrate: page {page.pfn:#x} stayed busy")
         return new.pfn
@@ -415,7 +435,7 @@ class Kernel:
         """Run every invariant; raise KernelOops naming the first that is broken."""
         bad = first_violation(self.world, quiescent=True)
         if bad is not None:
-            raise KernelOops(f"invariant {bad[0]} broken: {bad[1]}")
+            raise KernelOops(f"invariant {bad[0]} broken: {bad[1]}", bad[1].culprits)
 
     def fingerprint(self) -> str:
         return self.world.fingerprint()

@@ -10,6 +10,7 @@ property they must not break. Used by the stepper, the explorer, the tests and t
 
 import pickle
 
+from .check.violation import Violation, pte
 from .errors import KernelError
 from .kernel import Kernel
 from .ksm.scan import ksm_scan_thread
@@ -90,7 +91,10 @@ def unmerged_but_mapped(w):
         mapped = ksm_pages_mapped(w)
         if mapped:
             owner, addr, pfn = mapped[0]
-            return f"{owner}@{addr:#x} maps KSM page {pfn:#x} while run=2 stands"
+            return Violation(
+                f"{owner}@{addr:#x} maps KSM page {pfn:#x} while run=2 stands",
+                [pte(owner, addr), w.mem.pfn_to_page(pfn)],
+            )
     return None
 
 
@@ -158,14 +162,17 @@ class Scenario:
                 continue
             got = peek(w, mm, addr)
             if got != data:
-                return f"{owner}@{addr:#x} reads {got[:16]!r}, not {data[:16]!r}"
+                return Violation(
+                    f"{owner}@{addr:#x} reads {got[:16]!r}, not {data[:16]!r}", [pte(owner, addr)]
+                )
         return None
 
     def final(self, w):
+        """The property once every task has ended: None, or a Violation."""
         return None
 
     def check_step(self, sched):
-        """A property checked after every step (None when it holds)."""
+        """A property checked after every step (None when it holds, or a Violation)."""
         return None
 
     def window(self, sched, memo) -> bool:
@@ -198,12 +205,25 @@ class _UnmergeScenario(Scenario):
         mapped = ksm_pages_mapped(w)
         if mapped:
             owner, addr, pfn = mapped[0]
-            return f"{owner}@{addr:#x} still maps KSM page {pfn:#x} after run=2 returned"
+            return Violation(
+                f"{owner}@{addr:#x} still maps KSM page {pfn:#x} after run=2 returned",
+                [pte(owner, addr), w.mem.pfn_to_page(pfn)],
+            )
         for node in w.ksm.stable_nodes():
             page = w.mem.pfn_to_page(node.kpfn)
             if page is not None and page_stable_node(page) is node:
-                return f"{node!r} remains, its KSM page still alive, after run=2 returned"
+                return Violation(
+                    f"{node!r} remains, its KSM page still alive, after run=2 returned",
+                    [node, page],
+                )
         return None
+
+    def _shared_page(self, k):
+        """P and Q, spawned now, each map one page of the same content, merged by ksmd."""
+        p, q = k.spawn("P"), k.spawn("Q")
+        self.p_addr = self._area(k, p, [b"shared page"])
+        self.q_addr = self._area(k, q, [b"shared page"])
+        self._merge(k)
 
 
 class ForkBehindUnmergeCursor(_UnmergeScenario):
@@ -214,11 +234,8 @@ class ForkBehindUnmergeCursor(_UnmergeScenario):
     children = {"C": "P"}
 
     def setup(self, k):
-        a, p, q = k.spawn("A"), k.spawn("P"), k.spawn("Q")
-        self._area(k, a, [b"A's own page"])
-        self.p_addr = self._area(k, p, [b"shared page"])
-        self._area(k, q, [b"shared page"])
-        self._merge(k)
+        self._area(k, k.spawn("A"), [b"A's own page"])
+        self._shared_page(k)
 
     def tasks(self, k):
         w = k.world
@@ -246,10 +263,7 @@ class SwapinAfterUnmergeWalk(_UnmergeScenario):
     )
 
     def setup(self, k):
-        p, q = k.spawn("P"), k.spawn("Q")
-        self.p_addr = self._area(k, p, [b"shared page"])
-        self._area(k, q, [b"shared page"])
-        self._merge(k)
+        self._shared_page(k)
 
     def tasks(self, k):
         w = k.world
@@ -290,10 +304,7 @@ class MigrationDuringBreakKsm(_UnmergeScenario):
     nodes = 2
 
     def setup(self, k):
-        p, q = k.spawn("P"), k.spawn("Q")
-        self.p_addr = self._area(k, p, [b"shared page"])
-        self.q_addr = self._area(k, q, [b"shared page"])
-        self._merge(k)
+        self._shared_page(k)
 
     def tasks(self, k):
         w = k.world

@@ -1,44 +1,70 @@
-"""Shared helpers for the model tests: page contents, counter reads and state snapshots;
-and for the live tests, the rule for a machine without a usable KSM."""
+"""Shared helpers for the model tests: page contents, counter reads and state snapshots,
+each scenario's shortest breaking run; and for the live tests, the rule for a machine
+without a usable KSM."""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
 import pytest
 
 import ksmlab
-from ksmlab import MADV_MERGEABLE, PAGE_SIZE, Kernel
+from ksmlab import MADV_MERGEABLE, PAGE_SIZE, Fixes, Kernel
 
 PS = PAGE_SIZE
 RMAP_ITEM_SIZE = 64
 
+#: the files of 3.9's /sys/kernel/mm/ksm (the default profile): counters, knobs
 COUNTERS = (
     "pages_shared",
     "pages_sharing",
     "pages_unshared",
     "pages_volatile",
     "full_scans",
-    "pages_scanned",
 )
 KNOBS = (
     "run",
     "pages_to_scan",
     "sleep_millisecs",
     "merge_across_nodes",
-    "max_page_sharing",
-    "use_zero_pages",
-    "smart_scan",
 )
 KNOB_DEFAULTS = {
     "run": 0,
     "pages_to_scan": 100,
     "sleep_millisecs": 20,
     "merge_across_nodes": 1,
+}
+#: files added after 3.9 -> the release (Documentation/admin-guide/mm/ksm.rst and the
+#: commits that added them); the 6.18 profile has them, the 3.9 profile none
+LATER_FILES = {
+    "use_zero_pages": "4.11",
+    "max_page_sharing": "4.13",
+    "stable_node_chains_prune_millisecs": "4.13",
+    "stable_node_chains": "4.13",
+    "stable_node_dups": "4.13",
+    "general_profit": "6.4",
+    "pages_scanned": "6.6",
+    "ksm_zero_pages": "6.6",
+    "smart_scan": "6.7",
+    "pages_skipped": "6.7",
+    "advisor_mode": "6.8",
+    "advisor_max_cpu": "6.8",
+    "advisor_min_pages_to_scan": "6.8",
+    "advisor_max_pages_to_scan": "6.8",
+    "advisor_target_scan_time": "6.8",
+}
+#: the defaults of the later knobs on the 6.18 profile (as a 6.18 kernel boots)
+LATER_KNOB_DEFAULTS = {
     "max_page_sharing": 256,
     "use_zero_pages": 0,
     "smart_scan": 1,
+    "stable_node_chains_prune_millisecs": 2000,
+    "advisor_max_cpu": 70,
+    "advisor_min_pages_to_scan": 500,
+    "advisor_max_pages_to_scan": 30000,
+    "advisor_target_scan_time": 200,
 }
 
 
@@ -65,16 +91,23 @@ _COUNTER_ALIASES = {
 
 def assert_counters(k: Kernel, **expected: int) -> None:
     """Exact check of shared/sharing/unshared/volatile (those not given must be 0), plus
-    full_scans / scanned (pages_scanned) when given."""
+    full_scans / scanned when given. ``scanned`` is the sysfs pages_scanned (6.6) where the
+    profile has it and the model's count of cmp_and_merge_page calls on 3.9."""
     want = {"pages_shared": 0, "pages_sharing": 0, "pages_unshared": 0, "pages_volatile": 0}
     want.update({_COUNTER_ALIASES[name]: value for name, value in expected.items()})
-    got = {name: k.sysfs.read(name) for name in want}
+    got = {
+        name: k.ksm.pages_scanned
+        if name not in k.sysfs.names() and name == "pages_scanned"
+        else k.sysfs.read(name)
+        for name in want
+    }
     assert got == want
 
 
 def ksm_stat(p) -> dict[str, int]:
-    s = p.ksm_stat()
-    return {key: s[key] for key in ("ksm_rmap_items", "ksm_merging_pages", "ksm_process_profit")}
+    """The per-process counts the model keeps (what /proc/PID/ksm_stat shows from 6.1 on;
+    test_versions checks that the 6.18 file shows the same)."""
+    return p.ksm_counts()
 
 
 def expected_stat(rmap_items: int, merging: int) -> dict[str, int]:
@@ -131,7 +164,7 @@ def snapshot(k: Kernel, mappings: dict) -> dict:
     them back in.
     """
     snap: dict = {
-        "sysfs": {name: k.sysfs.read(name) for name in COUNTERS + KNOBS},
+        "sysfs": k.sysfs.snapshot(),
         "dmesg": list(k.dmesg),
         "stable_nodes": sorted((n.kpfn, n.nid, len(n.hlist)) for n in k.ksm.stable_nodes()),
         "migrate_nodes": sorted((n.kpfn, n.nid, len(n.hlist)) for n in k.ksm.migrate_nodes),
@@ -141,7 +174,7 @@ def snapshot(k: Kernel, mappings: dict) -> dict:
     for p, ranges in mappings.items():
         entry: dict = {"alive": p.alive}
         if p.alive:
-            entry["stat"] = dict(p.ksm_stat())
+            entry["stat"] = p.ksm_counts()
             pages = []
             for base, n in ranges:
                 for i in range(n):
@@ -183,8 +216,8 @@ class World:
         return snapshot(self.k, self.mappings())
 
 
-def build_world(fixes=None) -> World:
-    k = Kernel(nodes=2) if fixes is None else Kernel(nodes=2, fixes=fixes)
+def build_world(fixes=None, version="3.9") -> World:
+    k = Kernel(nodes=2, version=version, fixes=fixes)
     a = k.spawn("world-a")
     b = k.spawn("world-b")
     a_base = make_mergeable(k, a, 8, ["X", "X", "X", "X", "Y", "Y", "U1", "U2"], node=0)
@@ -202,6 +235,22 @@ def build_world(fixes=None) -> World:
     assert pte_kind(b, b_base + PS) == "SwapEntry"
     assert k.page_at(b, b_base + 3 * PS) is None
     return World(k=k, a=a, a_base=a_base, b=b, b_base=b_base, dead=dead)
+
+
+
+def buggy(name) -> Fixes:
+    """Every fix but the scenario's own (``Fixes.none()`` for one that has none)."""
+    scn = ksmlab.scenarios.get(name)
+    return Fixes.all().without(scn.fix) if scn.fix else Fixes.none()
+
+
+@functools.cache
+def counterexample(name):
+    """The explorer's shortest breaking run of scenario ``name`` under ``buggy(name)``
+    (searched once a test process; read it, do not change it)."""
+    r = ksmlab.explore(name, fixes=buggy(name))
+    assert r.found, r.verdict()
+    return r.counterexample
 
 
 def live_unavailable(reason: str):

@@ -61,7 +61,7 @@ def test_four_contents_merge_after_two_passes():
     passes(k, 1)
     assert_counters(k, shared=4, sharing=12, full_scans=2, scanned=32)
     assert ksm_stat(a) == expected_stat(16, 16)
-    assert a.ksm_stat()["ksm_process_profit"] == 16 * 4096 - 16 * 64
+    assert a.ksm_counts()["ksm_process_profit"] == 16 * 4096 - 16 * 64
 
     # Every page is now a KSM page; the four pages of one content share one frame.
     pfns = {}

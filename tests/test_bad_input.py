@@ -420,7 +420,7 @@ def test_failed_madvise_mergeable_registers_nothing():
         k.check()
     assert k.sysfs.read("pages_shared") == 0
     assert k.sysfs.read("pages_volatile") == 0
-    assert a.ksm_stat()["ksm_rmap_items"] == 0
+    assert a.ksm_counts()["ksm_rmap_items"] == 0
 
 
 def test_failed_madvise_unmergeable_breaks_nothing(world):
@@ -431,7 +431,7 @@ def test_failed_madvise_unmergeable_breaks_nothing(world):
     world.k.ksmd.full_scan()
     world.k.check()
     # ksmd drops the exited process's 8 items; a's 6 KSM mappings are still accounted.
-    assert world.a.ksm_stat()["ksm_merging_pages"] == 6
+    assert world.a.ksm_counts()["ksm_merging_pages"] == 6
 
 
 @pytest.mark.parametrize(

@@ -143,3 +143,24 @@ def test_the_notebook_section_skips_without_notebooks(tmp_path, monkeypatch, cap
     monkeypatch.chdir(tmp_path)
     assert bench.main(["--only", "notebooks", "--check"]) == 0
     assert "notebooks: skipped" in capsys.readouterr().out
+
+
+def test_the_clicks_section_clicks_each_textbook_schedule_once_a_step(capsys):
+    """One (wall, CPU) pair a click, for each step of each bug's shortest schedule
+    (U*3 F*2 U*10, and so on), and a row each in the report."""
+    from ksmlab.bench import clicks
+
+    out = clicks.widget_clicks()
+    assert {name: len(t) for name, t in out.items()} == {
+        "fork_behind_unmerge_cursor": 15,
+        "swapin_after_unmerge_walk": 13,
+        "migration_during_break_ksm": 16,
+        "stale_stable_node_switch": 22,
+    }
+    for times in out.values():
+        assert all(wall > 0 and cpu >= 0 for wall, cpu in times)
+    assert clicks.report(None) in (0, 1, 2, 3, 4)
+    rows = capsys.readouterr().out.splitlines()
+    header = ["scenario", "clicks", "median", "p95", "max", "cpu", "med", "cpu", "p95"]
+    assert rows[1].split() == header
+    assert [r.split()[:2] for r in rows[2:]] == [[n, str(len(t))] for n, t in out.items()]

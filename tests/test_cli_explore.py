@@ -227,7 +227,7 @@ def test_help_lists_the_commands(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert out.startswith("usage: python -m ksmlab [-h] COMMAND ...\n")
     commands = [m[1] for m in re.finditer(r"^    (\S+)", out, re.MULTILINE)]
-    assert commands == ["explore", "replay", "live-compare", "exercises"]
+    assert commands == ["explore", "replay", "live-compare", "exercises", "workspace"]
     for argv, words in [
         (["explore", "--help"], ["--fixes", "--bound", "--strategy", "--trace", SCENARIO]),
         (["replay", "--help"], ["SCHEDULE", "NAME*N", "'U*3 F*2 U*10'", "--fixes"]),

@@ -118,6 +118,7 @@ def test_deterministic(id):
 # -- wrong answers: the specific mistake --------------------------------------------------------
 SPECIFIC = [
     ("01.first-pass", (4, 12, 0), "counted-after-two-passes", "only records"),
+    ("01.pass2-counters", (4, 4), "halfway", "halfway through the second pass"),
     ("01.first-pass", (0, 0, 0), "volatile-not-tracked", "pages_volatile"),
     ("01.pass2-counters", (4, 16), "counted-ksm-page", "does not count the KSM page itself"),
     ("01.pass2-counters", (12, 4), "swapped", "swapped"),
@@ -335,7 +336,7 @@ def test_scheduler_accepts_any_breaking_schedule(id):
     # the textbook answer, found by the explorer, is also accepted
     assert ex.check(ex._expected().schedule).correct
     # the capstone's first exercise does not tell what 08.shortest asks
-    told = "the explorer's shortest needs" in ex.check(first).message
+    told = "the shortest breaking schedules have" in ex.check(first).message
     assert told == (id != "08.break-none")
 
 
@@ -382,6 +383,29 @@ def test_scheduler_unrunnable_schedule_names_the_step():
     assert "step 3: task F has finished" in fb.message and "could run were: U" in fb.message
     fb = exercises.get("08.break-none").check("F*2 K R*3 T W*21 K*20")
     assert "step 16" in fb.message and "blocked" in fb.message
+
+
+def test_scheduler_open_end_and_steps_after_every_task_finished():
+    ex = exercises.get("04.be-the-scheduler")
+    fb = ex.check("u*3 f*2 U*")
+    assert fb.correct and "not needed" not in fb.message, fb.message
+    assert "the shortest breaking schedules have 1." in fb.message
+    clean = ex.check("F*2 U*")
+    assert clean.mistake == "clean" and "not needed" not in clean.message
+    extra = ex.check("F*2 U*30")
+    assert extra.mistake == "clean" and extra.facts == clean.facts
+    assert extra.message.endswith("Every task had finished after step 19, so the 13 steps "
+                                  "after it were not needed.")
+    assert ex.check("F*2 U*17 U").message.endswith(
+        "after step 19, so the step after it was not needed.")
+    fb = ex.check("U*3 F*2 U*10 F")
+    assert fb.correct and "the step after it was not needed" in fb.message
+    fb = ex.check("U*20 F*")
+    assert fb.mistake == "not-runnable" and "step 15: task U has finished" in fb.message
+    fb = ex.check("U* F*")
+    assert not fb.valid and "can only be the last token" in fb.message
+    fb = ex.check("X*")
+    assert not fb.valid and "'X' is not a task of this scenario" in fb.message
 
 
 def test_scheduler_takes_a_scheduler_or_a_list():
@@ -686,3 +710,33 @@ def test_steps_after_the_violation_do_not_make_a_schedule_unrunnable():
     fb = ex.check("U*3 F*2 U*99")
     assert fb.correct, fb.message
     assert "steps after it were not needed" in fb.message
+
+
+def _placeholders():
+    """(notebook, exercise id, example value) for each answer cell whose placeholder
+    comment gives an example (``answer = None  # your answer here, e.g. ...``)."""
+    import ast
+    import json
+    import re
+    from pathlib import Path
+
+    got = re.compile(r"^(\w+) = exercises\.get\(\"([^\"]+)\"\)", re.M)
+    cell = re.compile(r"^answer = None  # your answer here, e\.g\. (.+)\n(\w+)\.check\(answer\)",
+                      re.M)
+    out = []
+    for path in sorted(Path(__file__).parent.parent.joinpath("notebooks").glob("*.ipynb")):
+        names = {}
+        for c in json.loads(path.read_text())["cells"]:
+            src = "".join(c["source"]) if c["cell_type"] == "code" else ""
+            names.update({m.group(1): m.group(2) for m in got.finditer(src)})
+            m = cell.search(src)
+            if m:
+                out.append((path.stem, names[m.group(2)], ast.literal_eval(m.group(1))))
+    return out
+
+
+def test_no_placeholder_example_is_the_answer():
+    found = _placeholders()
+    assert ("01_merging", "01.which-tree", "d") in found  # the parser finds them
+    right = [(nb, id, ex) for nb, id, ex in found if exercises.get(id).check(ex).correct]
+    assert right == []

@@ -342,3 +342,23 @@ def test_explore_steps_is_the_same_search_a_step_at_a_time():
         next(stopped)
     with pytest.raises(ValueError, match="max_preemptions"):
         explore_steps(name, max_preemptions=-1)  # checked at once, not at the first next()
+
+
+def test_a_violation_is_its_message_with_the_objects_it_names():
+    import pickle
+
+    from ksmlab.check.violation import Violation
+
+    cx = ksmlab.explore("stale_stable_node_switch",
+                        fixes=Fixes.all().without("stable_node_removal")).counterexample
+    v = cx.violation
+    assert isinstance(v, Violation) and v.culprits == (("stable", 4),)
+    assert str(v) == v.message and type(str(v)) is str and str(v).startswith("oops: BUG")
+    # the oops carries its culprit from where it was raised (rb_erase of the node)
+    assert ksmlab.replay(cx.scenario, cx.schedule, cx.fixes).scheduler.oops.culprits[0].serial == 4
+    # a value: equal to and hashed as its message; pickles with its culprits
+    again = pickle.loads(pickle.dumps(v))
+    assert (again, again.culprits, type(again)) == (v, v.culprits, Violation)
+    assert len({v, again, str(v)}) == 1
+    with pytest.raises(TypeError, match="cannot name int objects"):
+        Violation("x", [3])

@@ -101,15 +101,22 @@ def test_mapped_ksm_page_without_stable_node_is_never_merged():
 
 
 # -- a write fault on a locked page waits for the lock (do_wp_page) -----------------------
-def test_write_fault_sleeps_on_the_page_lock_migration_holds():
-    k = Kernel(nodes=2)
+def _forked_page(nodes):
+    """P writes a page and forks C (both map the page); the page is isolated from the LRU
+    for migration or reclaim. Returns the kernel, P, C, the address and the page."""
+    k = Kernel(nodes=nodes)
     p = k.spawn("P")
     a = p.mmap(1)
     p.write(a, b"P's data")
     c = p.fork("C")
-    w = k.world
     page = k.page_at(p, a)
     isolate_lru_page(page)
+    return k, p, c, a, page
+
+
+def test_write_fault_sleeps_on_the_page_lock_migration_holds():
+    k, p, c, a, page = _forked_page(nodes=2)
+    w = k.world
     m = TaskState("migration", "migrate P's page to node 1", migrate_pages(w, page, 1))
     _drive(w, m, "try_to_unmap:next_vma")  # locked; P's PTE is a migration entry now
     assert p.pte(a).__class__ is MigrationEntry
@@ -135,14 +142,8 @@ def test_write_fault_sleeps_on_the_page_lock_migration_holds():
 
 
 def test_write_fault_sleeps_on_the_page_lock_reclaim_holds():
-    k = Kernel(nodes=1)
-    p = k.spawn("P")
-    a = p.mmap(1)
-    p.write(a, b"P's data")
-    c = p.fork("C")
+    k, p, c, a, page = _forked_page(nodes=1)
     w = k.world
-    page = k.page_at(p, a)
-    isolate_lru_page(page)
     r = TaskState("kswapd", "reclaim P's page", reclaim_page(w, page))
     _drive(w, r, "try_to_unmap:next_vma")  # locked, in the swap cache; P's PTE swapped
     assert p.pte(a).__class__ is SwapEntry and c.pte(a).page is page and page.swapcache

@@ -59,6 +59,24 @@ def _compare_live(name):
         _unavailable(e.reason)
 
 
+@pytest.mark.live
+def test_the_profiles_list_the_files_of_this_kernels_ksm_directory(live):
+    """The profile picked for this kernel has exactly the files of its /sys/kernel/mm/ksm
+    (nothing is written); the 3.9 profile has only the 3.9 ones among them."""
+    from ksmlab import Kernel
+    from ksmlab.live import pick_version
+
+    version = pick_version(os.uname().release)
+    if version == "3.9":
+        _unavailable(f"kernel {os.uname().release} is older than the newest profile")
+    here = set(os.listdir(KSM_DIR))
+    assert set(Kernel(version=version).sysfs.names()) == here
+    old = set(Kernel(version="3.9").sysfs.names())
+    assert old < here and old == {"run", "pages_to_scan", "sleep_millisecs",
+                                  "merge_across_nodes", "pages_shared", "pages_sharing",
+                                  "pages_unshared", "pages_volatile", "full_scans"}
+
+
 # -- the workloads, on both sides -------------------------------------------------------
 
 

@@ -79,6 +79,7 @@ Variants left out because they are not caught, with the reason:
 from __future__ import annotations
 
 import inspect
+import linecache
 import re
 import sys
 import textwrap
@@ -100,7 +101,11 @@ def mutant_of(func, old: str, new: str):
     src = textwrap.dedent(inspect.getsource(func))
     assert src.count(old) == 1, f"{func.__name__}: {old!r} occurs {src.count(old)} times"
     module = sys.modules[func.__module__]
-    code = compile(src.replace(old, new), f"<mutant of {func.__module__}.{func.__name__}>", "exec")
+    src = src.replace(old, new)
+    filename = f"<mutant of {func.__module__}.{func.__name__}>"
+    # its source where inspect finds it: @kernel_path compiles the mutant's plain form too
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    code = compile(src, filename, "exec")
     namespace: dict = {}
     exec(code, vars(module), namespace)
     return namespace[func.__name__]

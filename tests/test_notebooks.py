@@ -4,6 +4,7 @@ summary; links resolve; the prose is spelled right; stored outputs are complete.
 (nbval, run by ``make test`` as ``pytest --nbval notebooks/``, compares the outputs.)
 """
 
+import html
 import json
 import re
 from pathlib import Path
@@ -189,6 +190,130 @@ def test_at_least_three_checked_exercises(name):
     assert checks >= 3
     known = {ex.id for ex in exercises.for_notebook(name)}
     assert set(ids) <= known, f"unknown exercise ids {set(ids) - known}"
+
+
+# Predict before demonstrate: an exercise whose answer a later cell shows is asked first.
+# The cell that shows it (the reveal) carries {"ksmlab": {"reveals": [exercise ids]}} in its
+# metadata; these exercises must have one.
+PREDICT_FIRST = {
+    "01_merging": {"01.first-pass", "01.which-tree", "01.pass2-counters", "01.pages-saved",
+                   "01.volatile", "01.stable-first"},
+    "03_numa_trees": {"03.per-node-counters", "03.cross-node", "03.switch-busy",
+                      "03.switch-procedure"},
+    "04_fix_cursor_insertion": {"04.counters-after", "04.be-the-scheduler", "04.the-fix"},
+    "02_unmerging_and_cow": {"02.write-counters", "02.merge-back", "02.run2-counters",
+                             "02.break-ksm", "02.swapped-out"},
+    "05_fix_swapcache_copy_on_fault": {"05.decider", "05.mapped-after", "05.with-fix",
+                                       "05.be-the-scheduler"},
+    "06_fix_follow_page_migration_wait": {"06.what-walk-saw", "06.be-the-scheduler",
+                                          "06.where-p-maps", "06.the-fix"},
+    "07_fix_stable_node_removal": {"07.nodes-left", "07.why-oops", "07.be-the-scheduler",
+                                   "07.switch-with-fix", "07.ebusy-policy"},
+}
+# the notebooks whose exercises' answers are checked not to be on screen before them, in
+# that notebook or an earlier one (the contents, 00, has no exercise but comes first)
+NO_GIVEAWAY = SEQUENCE[:8]
+ASKED = re.compile(r'^(\w+) = exercises\.get\("([^"]+)"\)', re.M)
+
+
+def asked_and_revealed(nb):
+    """({exercise id: (index of the cell that asks it, index of the cell that checks it)},
+    {exercise id: index of the cell that reveals its answer})."""
+    cells = nb["cells"]
+    asked, revealed = {}, {}
+    for i, cell in enumerate(cells):
+        src = "".join(cell["source"])
+        for ex_id in cell.get("metadata", {}).get("ksmlab", {}).get("reveals", []):
+            assert ex_id not in revealed, f"{ex_id} has two reveal cells"
+            revealed[ex_id] = i
+        if cell["cell_type"] != "code":
+            continue
+        for var, ex_id in ASKED.findall(src):
+            check = next((j for j in range(i, len(cells)) if cells[j]["cell_type"] == "code"
+                          and f"{var}.check(" in "".join(cells[j]["source"])), None)
+            asked[ex_id] = (i, check)
+    return asked, revealed
+
+
+@pytest.mark.parametrize("name", SEQUENCE)
+def test_exercises_are_asked_before_the_cell_that_shows_their_answer(name):
+    nb = load(name)
+    asked, revealed = asked_and_revealed(nb)
+    assert PREDICT_FIRST.get(name, set()) <= set(revealed), \
+        f"{name}: no reveal cell marked for {PREDICT_FIRST[name] - set(revealed)}"
+    for ex_id, shown in revealed.items():
+        assert ex_id in asked, f"{name}: a reveal of {ex_id}, which is never asked"
+        ask, check = asked[ex_id]
+        assert check is not None, f"{name}: {ex_id} is never checked"
+        assert ask < check < shown, f"{name}: {ex_id} is asked at cell {ask}, checked at " \
+                                    f"{check}, but its answer is shown at cell {shown}"
+        # the demonstration is followed by prose that says what it showed
+        after = shown
+        while nb["cells"][after]["cell_type"] == "code":
+            after += 1
+        text = "".join(nb["cells"][after]["source"])
+        assert not text.lstrip().startswith("#"), \
+            f"{name}: nothing says what the reveal of {ex_id} showed"
+
+
+def test_reveal_markers_are_found():
+    nb = {"cells": [_code('ex = exercises.get("x.y")'), _code("ex.check(None)"),
+                    {**_code("show()"), "metadata": {"ksmlab": {"reveals": ["x.y"]}}},
+                    _md("It showed this.")]}
+    assert asked_and_revealed(nb) == ({"x.y": (0, 1)}, {"x.y": 2})
+    nb["cells"][:2] = nb["cells"][1::-1]  # checked before it is asked
+    assert asked_and_revealed(nb)[0] == {"x.y": (1, None)}
+
+
+def _on_screen(cell):
+    """What a learner sees of a cell: a markdown cell's text, a code cell's outputs (of a
+    link, its text and not where it points)."""
+    parts = ["".join(cell["source"])] if cell["cell_type"] == "markdown" else []
+    for out in cell.get("outputs", []):
+        if out["output_type"] == "stream":
+            parts.append("".join(out["text"]))
+        for mime in ("text/markdown", "text/plain", "text/html"):
+            parts.append("".join(out.get("data", {}).get(mime, "")))
+    return _plain(LINK.sub(lambda m: m.group(1), " ".join(parts)))
+
+
+def test_on_screen_is_what_a_learner_reads():
+    link = _md("See [06 A page under migration](06_fix_follow_page_migration_wait.ipynb).")
+    assert _on_screen(link) == "see 06 a page under migration."
+    out = {**_code("print(x)"), "outputs": [
+        {"output_type": "stream", "text": ["ksm_might_need_to_copy\n"]},
+        {"output_type": "display_data", "data": {"text/markdown": "**a**) `break_ksm`"}}]}
+    assert _on_screen(out).strip() == "ksmmightneedtocopy a) breakksm"
+
+
+def _plain(text):
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    return re.sub(r"\s+", " ", re.sub(r"[`*_]", "", text)).lower()
+
+
+def right_answer_words(ex):
+    """The words of the right answer, where it has words: the right option or reason, or
+    the shortest breaking schedule."""
+    if ex.kind == "choice":
+        return [o.text for o in ex.options if o.key == ex._expected()]
+    if ex.kind == "yes/no":
+        return [o.text for o in ex.reasons if o.key == ex._expected()[1]]
+    if ex.kind == "schedule":
+        return [str(ex._expected().schedule)]
+    return []
+
+
+@pytest.mark.parametrize("name", NO_GIVEAWAY)
+def test_no_right_answer_is_on_screen_before_its_exercise(name):
+    earlier = SEQUENCE[:SEQUENCE.index(name)]
+    seen = " ".join(_on_screen(cell) for nb in earlier for cell in load(nb)["cells"])
+    for cell in load(name)["cells"]:
+        if cell["cell_type"] == "code":
+            for _, ex_id in ASKED.findall("".join(cell["source"])):
+                for words in right_answer_words(exercises.get(ex_id)):
+                    assert _plain(words) not in seen, f"{name}: {ex_id}'s answer {words!r} " \
+                                                      "is on screen before it is asked"
+        seen += " " + _on_screen(cell)
 
 
 def _md(text):

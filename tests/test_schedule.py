@@ -97,7 +97,7 @@ def test_examples():
     assert Schedule.parse("ksmd*2 T_2") == ("ksmd", "ksmd", "T_2")
 
 
-BAD_TOKENS = ["U*0", "*3", "U**2", "1U", "U*x", "U*", "U*01", "U*-1", "U*2*2", "U+V", "*", "é"]
+BAD_TOKENS = ["U*0", "*3", "U**2", "1U", "U*x", "U*01", "U*-1", "U*2*2", "U+V", "*", "é"]
 
 
 @pytest.mark.parametrize("token", BAD_TOKENS)
@@ -109,6 +109,36 @@ def test_bad_token_is_named(token):
     with pytest.raises(ValueError) as err:
         Schedule.parse(f"F U*2, {token} F*3")
     assert str(err.value) == msg
+
+
+def test_an_open_end_is_read_only_as_the_last_token():
+    assert Schedule.parse_runs("U*3 F*2 U*") == (("U", 3), ("F", 2), ("U", None))
+    assert Schedule.parse_open("U*3, F*2 U*") == (Schedule.parse("U*3 F*2"), "U")
+    assert Schedule.parse_open("U*3 F") == (Schedule.parse("U*3 F"), None)
+    assert Schedule.parse_open("F*") == (Schedule(), "F")
+    for text in ["U* F", "F*2 U* U*", "U*, F*3"]:
+        with pytest.raises(ValueError) as err:
+            Schedule.parse_runs(text)
+        assert "can only be the last token" in str(err.value)
+    with pytest.raises(ValueError) as err:
+        Schedule.parse("U*3 F*")
+    assert str(err.value).startswith("F* (until it finishes or blocks) depends on the run")
+    with pytest.raises(ValueError, match="bad task name 'U\\*' in a schedule"):
+        Schedule(["U*"])
+
+
+def test_an_open_end_runs_its_task_until_it_ends_or_blocks():
+    wo = Fixes.all().without("cursor_insertion")
+    s = Scheduler(scenarios.get("fork_behind_unmerge_cursor"), wo).run("U*3 F*")
+    assert str(s.schedule) == "U*3 F*2" and s.tasks["F"].done and not s.tasks["U"].done
+    s.run("U*")
+    assert str(s.schedule) == "U*3 F*2 U*10" and s.finished
+    s.close()
+    rep = ksmlab.replay("fork_behind_unmerge_cursor", "U*3 F*2 U*", fixes=wo)
+    assert rep.violation is not None and rep.schedule == "U*3 F*2 U*10"
+    rep.scheduler.close()
+    with pytest.raises(ScheduleError, match="step 3: task F has finished"):
+        ksmlab.replay("fork_behind_unmerge_cursor", "F*2 F*", fixes=wo)
 
 
 @settings(max_examples=100, deadline=None)

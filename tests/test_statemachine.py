@@ -26,33 +26,26 @@ from __future__ import annotations
 
 import errno
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
+from ksmmachine import PS, ZERO, FacadeMachine, full, has_maps, has_procs, ix, machine_settings
 
 import ksmlab
-from ksmlab import MADV_MERGEABLE, MADV_UNMERGEABLE, PAGE_SIZE, Fixes, Kernel, KernelError
+from ksmlab import MADV_MERGEABLE, MADV_UNMERGEABLE, Fixes, Kernel, KernelError
 
-PS = PAGE_SIZE
-ZERO = bytes(PS)
 # Few distinct contents (with a duplicate and the all-zero page) so that merging happens.
 CONTENTS = [b"alpha", b"alpha", b"beta", b"", b"gamma" * 100, b"\xff" * 64]
-MAX_PROCS = 6
 
 content_ix = st.integers(0, len(CONTENTS) - 1)
-ix = st.integers(0, 7)
-
-
-def full(data: bytes) -> bytes:
-    return data + bytes(PS - len(data))
 
 
 def is_ksm(page) -> bool:
     return page is not None and bool(ksmlab.PageKsm(page))
 
 
-class KsmMachine(RuleBasedStateMachine):
+class KsmMachine(FacadeMachine):
     VERSION = "3.9"
+    MAX_PROCS = 6
 
     @initialize(
         layout=st.lists(
@@ -63,15 +56,11 @@ class KsmMachine(RuleBasedStateMachine):
     )
     def boot(self, layout):
         """A few processes whose mergeable areas hold duplicate contents; ksmd running."""
-        self.k = Kernel(nodes=2, fixes=Fixes.all(), version=self.VERSION)
-        self.procs = []  # live processes, in creation order
-        self.ref = {}  # pid -> {addr: bytes last written}
-        self.maps = {}  # pid -> [(base, npages)]
+        self._boot(Kernel(nodes=2, fixes=Fixes.all(), version=self.VERSION))
         self.mergeable = {}  # pid -> set of addresses in a mergeable area
         self.exempt = set()  # (pid, addr) allowed to map a KSM page while run=2
-        self.names = 0
         for node, contents in layout:
-            p = self._new_proc(self.k.spawn(self._name()))
+            p = self._new(self.k.spawn(self._name()))
             base = p.mmap(len(contents), node=node)
             self.maps[p.pid].append((base, len(contents)))
             for j, c in enumerate(contents):
@@ -84,38 +73,13 @@ class KsmMachine(RuleBasedStateMachine):
 
     # ---------------------------------------------------------------- helpers
 
-    def _new_proc(self, p):
+    def _new(self, p):
         assert p.alive and p.pid not in self.ref
-        self.procs.append(p)
-        self.ref[p.pid] = {}
-        self.maps[p.pid] = []
         self.mergeable[p.pid] = set()
-        return p
-
-    def _proc(self, i):
-        return self.procs[i % len(self.procs)]
-
-    def _mapped(self, i):
-        with_maps = [p for p in self.procs if self.maps[p.pid]]
-        return with_maps[i % len(with_maps)]
-
-    def _addr(self, p, m, j):
-        maps = self.maps[p.pid]
-        base, n = maps[m % len(maps)]
-        return base, n, base + (j % n) * PS
-
-    def _name(self):
-        self.names += 1
-        return f"p{self.names}"
+        return super()._new(p)
 
     def _run(self):
         return self.k.sysfs.read("run")
-
-    def has_procs(self):
-        return bool(self.procs)
-
-    def has_maps(self):
-        return any(self.maps[p.pid] for p in self.procs)
 
     def _ksm_mappings(self):
         """(pid, addr) of every present KSM page in a live process."""
@@ -128,30 +92,13 @@ class KsmMachine(RuleBasedStateMachine):
 
     # ---------------------------------------------------------------- processes
 
-    @precondition(lambda self: len(self.procs) < MAX_PROCS)
-    @rule()
-    def spawn(self):
-        self._new_proc(self.k.spawn(self._name()))
-
-    @precondition(lambda self: self.has_procs() and len(self.procs) < MAX_PROCS)
-    @rule(i=ix)
-    def fork(self, i):
-        parent = self._proc(i)
-        child = self._new_proc(parent.fork(self._name()))
-        self.ref[child.pid] = dict(self.ref[parent.pid])
-        self.maps[child.pid] = list(self.maps[parent.pid])
+    def forked(self, parent, child):
         self.mergeable[child.pid] = set(self.mergeable[parent.pid])
         self.exempt |= {(child.pid, a) for (pid, a) in self.exempt if pid == parent.pid}
 
-    @precondition(has_procs)
-    @rule(i=ix)
-    def exit(self, i):
-        p = self._proc(i)
-        p.exit()
+    def exited(self, p):
         assert not p.alive
-        self.procs.remove(p)
-        for table in (self.ref, self.maps, self.mergeable):
-            del table[p.pid]
+        del self.mergeable[p.pid]
         self.exempt = {(pid, a) for (pid, a) in self.exempt if pid != p.pid}
         try:
             p.read(0)
@@ -192,8 +139,7 @@ class KsmMachine(RuleBasedStateMachine):
     @precondition(has_maps)
     @rule(i=ix, m=ix, j=ix, c=content_ix)
     def write(self, i, m, j, c):
-        p = self._mapped(i)
-        _, _, addr = self._addr(p, m, j)
+        p, addr = self._page(i, m, j)
         p.write(addr, CONTENTS[c])
         self.ref[p.pid][addr] = full(CONTENTS[c])
         self.exempt.discard((p.pid, addr))
@@ -204,8 +150,7 @@ class KsmMachine(RuleBasedStateMachine):
     @precondition(has_maps)
     @rule(i=ix, m=ix, j=ix)
     def read(self, i, m, j):
-        p = self._mapped(i)
-        _, _, addr = self._addr(p, m, j)
+        p, addr = self._page(i, m, j)
         assert p.read(addr) == self.ref[p.pid][addr]
         assert self.k.page_at(p, addr) is not None or self.ref[p.pid][addr] == ZERO
 
@@ -286,8 +231,7 @@ class KsmMachine(RuleBasedStateMachine):
     @precondition(has_maps)
     @rule(i=ix, m=ix, j=ix)
     def swap_out(self, i, m, j):
-        p = self._mapped(i)
-        _, _, addr = self._addr(p, m, j)
+        p, addr = self._page(i, m, j)
         page = self.k.page_at(p, addr)
         try:
             n = self.k.swap_out(p, addr)
@@ -301,15 +245,10 @@ class KsmMachine(RuleBasedStateMachine):
         elif type(p.pte(addr)).__name__ != "SwapEntry":
             assert self.k.page_at(p, addr) is page
 
-    @rule()
-    def reclaim(self):
-        assert self.k.reclaim() >= 0
-
     @precondition(has_maps)
     @rule(i=ix, m=ix, j=ix, node=st.integers(0, 1))
     def migrate(self, i, m, j, node):
-        p = self._mapped(i)
-        _, _, addr = self._addr(p, m, j)
+        p, addr = self._page(i, m, j)
         before = self.k.page_at(p, addr)
         was_ksm = is_ksm(before)
         old_pfn = before.pfn if before is not None else None
@@ -335,20 +274,6 @@ class KsmMachine(RuleBasedStateMachine):
     # ---------------------------------------------------------------- invariants
 
     @invariant()
-    def model_invariants(self):
-        if hasattr(self, "k"):
-            self.k.check()
-
-    @invariant()
-    def present_pages_hold_last_write(self):
-        if not hasattr(self, "k"):
-            return
-        for p in self.procs:
-            for addr, want in self.ref[p.pid].items():
-                if self.k.page_at(p, addr) is not None:
-                    assert p.read(addr) == want, (p.name, hex(addr))
-
-    @invariant()
     def run2_means_nothing_merged(self):
         if not hasattr(self, "k") or self._run() != 2:
             return
@@ -358,17 +283,8 @@ class KsmMachine(RuleBasedStateMachine):
         }
         assert got == dict.fromkeys(got, 0)
         for p in self.procs:
-            assert p.ksm_stat()["ksm_rmap_items"] == 0
+            assert p.ksm_counts()["ksm_rmap_items"] == 0
         assert self._ksm_mappings() <= self.exempt
-
-    def teardown(self):
-        if not hasattr(self, "k"):
-            return
-        # Fault everything back in: every page must still hold its last write.
-        for p in self.procs:
-            for addr, want in self.ref[p.pid].items():
-                assert p.read(addr) == want, (p.name, hex(addr))
-        self.k.check()
 
 
 class Ksm618Machine(KsmMachine):
@@ -397,13 +313,6 @@ class Ksm618Machine(KsmMachine):
 
 
 for machine in (KsmMachine, Ksm618Machine):
-    machine.TestCase.settings = settings(
-        derandomize=True,
-        max_examples=300,
-        stateful_step_count=30,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    machine.TestCase.settings = machine_settings(300)
 TestKsmMachine = KsmMachine.TestCase
 TestKsm618Machine = Ksm618Machine.TestCase

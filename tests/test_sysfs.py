@@ -13,6 +13,8 @@ from ksmtest import (
     COUNTERS,
     KNOB_DEFAULTS,
     KNOBS,
+    LATER_FILES,
+    LATER_KNOB_DEFAULTS,
     assert_counters,
     build_world,
     fingerprint,
@@ -38,6 +40,39 @@ def test_defaults():
         assert type(k.sysfs.read(name)) is int
 
 
+def test_the_3_9_profile_has_only_the_files_3_9_had():
+    k = Kernel()
+    assert k.sysfs.names() == KNOBS + COUNTERS
+    assert set(k.sysfs.snapshot()) == set(KNOBS + COUNTERS)
+    for name, release in LATER_FILES.items():
+        before = _state(k)
+        for op, args in ((k.sysfs.read, (name,)), (k.sysfs.write, (name, 1))):
+            with pytest.raises(KernelError) as ei:
+                op(*args)
+            assert ei.value.errno == errno.ENOENT  # as opening a missing sysfs file
+            want = f"/sys/kernel/mm/ksm/{name} does not exist (added in {release})"
+            assert ei.value.reason == want
+        assert _state(k) == before
+    p = k.spawn("p")
+    with pytest.raises(KernelError) as ei:
+        p.ksm_stat()
+    assert ei.value.errno == errno.ENOENT
+
+
+def test_the_6_18_profile_has_the_later_files_too():
+    k = Kernel(version="6.18")
+    assert set(k.sysfs.names()) == set(KNOBS + COUNTERS) | set(LATER_FILES)
+    snap = k.sysfs.snapshot()
+    assert {n: snap[n] for n in LATER_KNOB_DEFAULTS} == LATER_KNOB_DEFAULTS
+    assert snap["advisor_mode"] == "[none] scan-time"
+    counters = set(LATER_FILES) - set(LATER_KNOB_DEFAULTS) - {"advisor_mode"}
+    assert {n: snap[n] for n in counters} == dict.fromkeys(counters, 0)
+    for name in counters:
+        with pytest.raises(KernelError) as ei:
+            k.sysfs.write(name, 0)
+        assert ei.value.errno == errno.EACCES
+
+
 def test_kernel_error_is_oserror():
     k = Kernel()
     with pytest.raises(OSError) as ei:
@@ -57,7 +92,7 @@ def _rejected(k, name, value, err):
 
 
 def _state(k):
-    snap = {name: k.sysfs.read(name) for name in KNOBS + COUNTERS}
+    snap = k.sysfs.snapshot()
     snap["fingerprint"] = fingerprint(k)
     snap["nodes"] = sorted((n.kpfn, n.nid, len(n.hlist)) for n in k.ksm.stable_nodes())
     return snap
@@ -67,6 +102,12 @@ def _state(k):
 def busy():
     """A kernel with merged pages (so pages_shared != 0) and run=1."""
     return build_world().k
+
+
+@pytest.fixture
+def busy618():
+    """The same on the 6.18 profile, which has the knobs added after 3.9."""
+    return build_world(version="6.18").k
 
 
 # --------------------------------------------------------------------------------------
@@ -268,7 +309,7 @@ def test_pages_to_scan_sets_default_batch():
     assert k.ksmd.scan(pages=None) == 3
     k.sysfs.write("pages_to_scan", 0)
     assert k.ksmd.scan() == 0
-    assert k.sysfs.read("pages_scanned") == 16
+    assert_counters(k, unshared=6, volatile=4, full_scans=1, scanned=16)
     k.check()
 
 
@@ -398,7 +439,7 @@ def test_merge_across_nodes_switch_after_unmerge_with_swapped_ksm_page():
     ids=repr,
 )
 def test_max_page_sharing_rejects(value, err):
-    k = Kernel()
+    k = Kernel(version="6.18")
     _rejected(k, "max_page_sharing", value, err)
     assert k.sysfs.read("max_page_sharing") == 256
 
@@ -407,17 +448,17 @@ def test_max_page_sharing_rejects(value, err):
     ("value", "expect"), [(2, 2), ("3\n", 3), ("+1000", 1000), (INT_MAX, INT_MAX)], ids=repr
 )
 def test_max_page_sharing_accepts(value, expect):
-    k = Kernel()
+    k = Kernel(version="6.18")
     k.sysfs.write("max_page_sharing", value)
     assert k.sysfs.read("max_page_sharing") == expect
     k.check()
 
 
-def test_max_page_sharing_busy_while_shared(busy):
-    _rejected(busy, "max_page_sharing", 100, errno.EBUSY)
-    before = _state(busy)
-    busy.sysfs.write("max_page_sharing", 256)
-    assert _state(busy) == before
+def test_max_page_sharing_busy_while_shared(busy618):
+    _rejected(busy618, "max_page_sharing", 100, errno.EBUSY)
+    before = _state(busy618)
+    busy618.sysfs.write("max_page_sharing", 256)
+    assert _state(busy618) == before
 
 
 # --------------------------------------------------------------------------------------
@@ -448,7 +489,7 @@ def test_max_page_sharing_busy_while_shared(busy):
     ids=repr,
 )
 def test_bool_knob_accepts(name, value, expect):
-    k = Kernel()
+    k = Kernel(version="6.18")
     k.sysfs.write(name, 1 - expect)
     assert k.sysfs.read(name) == 1 - expect
     k.sysfs.write(name, value)
@@ -458,8 +499,8 @@ def test_bool_knob_accepts(name, value, expect):
 
 @pytest.mark.parametrize("name", ["use_zero_pages", "smart_scan"])
 @pytest.mark.parametrize("value", ["x", "2", 2, -1, "\0", "\n", " 1", "o"], ids=repr)
-def test_bool_knob_rejects(busy, name, value):
-    _rejected(busy, name, value, errno.EINVAL)
+def test_bool_knob_rejects(busy618, name, value):
+    _rejected(busy618, name, value, errno.EINVAL)
 
 
 # --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import errno
 import pytest
 
 from ksmlab import CHANGES, MADV_MERGEABLE, PAGE_SIZE, VERSIONS, Changes, Fixes, Kernel
+from ksmlab.changes import ADDED_AFTER_3_9
 from ksmlab.errors import KernelError
 from ksmlab.live import get
 from ksmlab.live.model import run_model
@@ -130,7 +131,7 @@ def test_stable_tree_insert_restarts_too():
         a.write(base + PAGE_SIZE, b"m2")  # M's KSM page is freed: the root is stale
         q = k.page_at(a, base + 4 * PAGE_SIZE)
         assert trylock_page(k.world, q)
-        return k, run_to_completion(k.world, "ksmd", stable_tree_insert(k.world, q))
+        return k, run_to_completion(k.world, "ksmd", stable_tree_insert, k.world, q)
 
     k, node = insert(None)
     assert node is not None and k.ksm.root_stable_tree[0].nodes[-1] is node
@@ -233,9 +234,13 @@ def test_sysfs_618_knobs_and_parsers():
     assert "advisor_mode" in new.sysfs.names() and "advisor_mode" not in old.sysfs.names()
     assert new.sysfs.read("advisor_mode") == "[none] scan-time"
     assert new.sysfs.write("smart_scan", "d") == 1 and new.sysfs.read("smart_scan") == 0
+    # without the 6.18 sysfs the files added after 3.9 are not there at all
+    later = set(new.sysfs.names()) - set(old.sysfs.names())
+    assert later == set(ADDED_AFTER_3_9) - {"/proc/PID/ksm_stat"}
+    assert old.sysfs.names() == Kernel(version="3.9").sysfs.names()
     with pytest.raises(KernelError) as e:
         old.sysfs.write("smart_scan", "d")
-    assert e.value.errno == errno.EINVAL
+    assert e.value.errno == errno.ENOENT
     assert new.sysfs.write("pages_to_scan", b"0" * 4096 + b"1") == 4096
     assert old.sysfs.write("pages_to_scan", b"0" * 4096 + b"1") == 4095
     new.sysfs.write("advisor_mode", "scan-time\n")
@@ -248,20 +253,31 @@ def test_sysfs_618_knobs_and_parsers():
     assert e.value.errno == errno.ENOENT
 
 
-def test_ksm_stat_lines_per_version():
-    for version, lines in (("3.9", ["ksm_rmap_items", "ksm_merging_pages",
-                                    "ksm_process_profit"]),
-                           ("6.18", ["ksm_rmap_items", "ksm_zero_pages", "ksm_merging_pages",
-                                     "ksm_process_profit", "ksm_merge_any", "ksm_mergeable"])):
+def test_ksm_stat_per_version():
+    """/proc/PID/ksm_stat (6.1): ENOENT on 3.9; on 6.18 every line, the counts as the model
+    keeps them in both profiles (``ksm_counts``)."""
+    for version in ("3.9", "6.18"):
         k = Kernel(nodes=1, version=version)
         p = k.spawn("p")
-        base = p.mmap(1)
+        base = p.mmap(2)
         p.write(base, b"x")
-        p.madvise(base, 1, MADV_MERGEABLE)
+        p.write(base + PAGE_SIZE, b"x")
+        p.madvise(base, 2, MADV_MERGEABLE)
+        k.sysfs.write("run", 1)
+        k.ksmd.passes(3 if version == "6.18" else 2)  # checksum_first waits a pass
+        assert p.ksm_counts() == {"ksm_rmap_items": 2, "ksm_merging_pages": 2,
+                                  "ksm_process_profit": 2 * PAGE_SIZE - 2 * 64}
+        if version == "3.9":
+            with pytest.raises(KernelError) as e:
+                p.ksm_stat()
+            assert e.value.errno == errno.ENOENT
+            continue
         stat = p.ksm_stat()
-        assert list(stat) == lines
-        if version == "6.18":
-            assert stat["ksm_mergeable"] == "yes" and stat["ksm_merge_any"] == "no"
+        assert list(stat) == ["ksm_rmap_items", "ksm_zero_pages", "ksm_merging_pages",
+                              "ksm_process_profit", "ksm_merge_any", "ksm_mergeable"]
+        assert {n: stat[n] for n in p.ksm_counts()} == p.ksm_counts()
+        assert (stat["ksm_zero_pages"], stat["ksm_merge_any"], stat["ksm_mergeable"]) == (
+            0, "no", "yes")
 
 
 # -- the two profiles side by side -----------------------------------------------------------

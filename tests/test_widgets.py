@@ -1,12 +1,12 @@
 """ksmlab.widgets, driven headlessly: buttons clicked, values set, and the model state,
 the schedule string and the banner text checked after each action."""
 
-import functools
 import html
 import re
 
 import matplotlib
 import pytest
+from ksmtest import buggy, counterexample
 
 matplotlib.use("Agg")
 
@@ -25,17 +25,10 @@ def plain(value):
     return html.unescape(re.sub(r"<[^>]+>", "", value))
 
 
-def buggy(name):
-    scn = scenarios.get(name)
-    return Fixes.all().without(scn.fix) if scn.fix else Fixes.none()
-
-
-@functools.cache
 def textbook(name):
     """The explorer's counterexample with the scenario's fix off (schedule text)."""
-    r = ksmlab.explore(name, fixes=buggy(name))
-    assert r.found
-    return r.counterexample.schedule, r.counterexample.violation
+    cx = counterexample(name)
+    return cx.schedule, cx.violation
 
 
 @pytest.fixture
@@ -520,6 +513,20 @@ def test_goal_is_text_without_the_title_twice(steppers):
     assert "<pre" not in s.goal.value
     assert s.goal.value.count(html.escape(title)) == 1
     assert plain(s.goal.value).startswith(title + "Be the scheduler: pick which task")
+    scn = scenarios.get("fork_behind_unmerge_cursor")
+    assert plain(s.goal.value).endswith(f"Goal: break the property \u201c{scn.property}\u201d.")
+    assert scn.window_text not in plain(s.goal.value)  # the goal, not the breaking moment
+
+
+def test_fix_toggles_can_be_hidden(steppers):
+    shown = steppers("fork_behind_unmerge_cursor", figures=False)
+    assert shown.fix_row.layout.display is None
+    s = steppers("fork_behind_unmerge_cursor", figures=False, fix_toggles=False)
+    assert s.fix_row.layout.display == "none" and s.fix_row in s.children
+    s.set_fixes(Fixes.all())
+    assert s.session.fixes == Fixes.all() and s.fix_boxes["cursor_insertion"].value is True
+    s.show_fix_toggles()
+    assert s.fix_row.layout.display is None
 
 
 def test_banner_is_a_themed_live_region(steppers):
@@ -672,20 +679,41 @@ def test_the_app_hides_the_python_call():
     assert "replay: ksmlab.replay(" in q.table.value
 
 
-# -- sysfs panel: after 3.9 apart, no other cell's result ----------------------------------
-def test_sysfs_panel_shows_later_files_apart_with_their_release():
-    from ksmlab.ksm.sysfs import COUNTERS, KNOBS
-    from ksmlab.widgets.sysfs import ADDED_AFTER_3_9
+# -- sysfs panel: only the profile's files, the later ones apart; no other cell's result ----
+#: the files 3.9 did not have -> the release that added them (Documentation/admin-guide/
+#: mm/ksm.rst, and the commits named in docs/kernel-map.md)
+LATER = {
+    "use_zero_pages": "4.11", "max_page_sharing": "4.13",
+    "stable_node_chains_prune_millisecs": "4.13", "stable_node_chains": "4.13",
+    "stable_node_dups": "4.13", "general_profit": "6.4", "pages_scanned": "6.6",
+    "ksm_zero_pages": "6.6", "smart_scan": "6.7", "pages_skipped": "6.7",
+    "advisor_mode": "6.8", "advisor_max_cpu": "6.8", "advisor_min_pages_to_scan": "6.8",
+    "advisor_max_pages_to_scan": "6.8", "advisor_target_scan_time": "6.8",
+}
+OLD_KNOBS = ("run", "pages_to_scan", "sleep_millisecs", "merge_across_nodes")
+OLD_COUNTERS = ("pages_shared", "pages_sharing", "pages_unshared", "pages_volatile",
+                "full_scans")
 
-    p = SysfsPanel(figures=False)
-    assert set(ADDED_AFTER_3_9) <= set(KNOBS) | set(COUNTERS)
+
+def test_sysfs_panel_on_3_9_shows_only_the_files_3_9_had():
+    p = SysfsPanel(figures=False)  # the demo kernel: the 3.9 profile
+    shown = plain(p.knobs_html.value) + plain(p.counters_html.value)
+    assert all(name in shown for name in OLD_KNOBS + OLD_COUNTERS)
+    assert not any(name in shown for name in LATER)
+    assert p.later_html.value == ""
+    assert [v for _, v in p.knob.options] == list(OLD_KNOBS)
+
+
+def test_sysfs_panel_on_6_18_shows_later_files_apart_with_their_release():
+    p = SysfsPanel(ksmlab.Kernel(version="6.18"), figures=False)
     old = plain(p.knobs_html.value) + plain(p.counters_html.value)
     later = plain(p.later_html.value)
-    for name, release in ADDED_AFTER_3_9.items():
+    for name, release in LATER.items():
         assert name not in old
         assert f"{name}Linux {release}" in later
-    for name in ("run", "pages_to_scan", "sleep_millisecs", "merge_across_nodes"):
-        assert name in old
+    assert all(name in old for name in OLD_KNOBS + OLD_COUNTERS)
+    assert "validates use_zero_pages, smart_scan, advisor_mode" in later
+    assert "max_page_sharing," not in later.split("but they change")[0]  # chains: modelled
     assert ("max_page_sharing (added in 4.13)", "max_page_sharing") in p.knob.options
     assert p.knob.options[0] == ("run", "run")
 

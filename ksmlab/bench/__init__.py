@@ -124,7 +124,8 @@ def _live(pages, args):
 
 def _parser():
     ap = argparse.ArgumentParser(prog="python -m ksmlab.bench",
-                                 description=__doc__.split("\n")[0].strip("`"))
+                                 description=" ".join(__doc__.split("\n\n")[0].split())
+                                 .replace("``", ""))
     ap.add_argument("--quick", action="store_true", help=f"{QUICK_PAGES:,} pages, not {PAGES:,}")
     ap.add_argument("--pages", type=int, help="the scan workloads' page count")
     ap.add_argument("--live", action="store_true",

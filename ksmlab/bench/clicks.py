@@ -1,5 +1,7 @@
 """What a learner waits for: each stepper click (one step, then the pictures redrawn)
-while clicking each bug's textbook schedule with its fix off."""
+while clicking each bug's textbook schedule with its fix off. The target is on wall-clock
+time; the CPU time of the same clicks is printed beside it, the steadier figure on a
+shared machine."""
 
 import time
 
@@ -9,7 +11,8 @@ CLICK_TARGET_MS = 150  # the 95th percentile
 
 
 def widget_clicks():
-    """Wall-clock ms of each click: {scenario: [ms, ...]}; {} without the lab extras."""
+    """Each click's wall-clock and CPU ms: {scenario: [(wall, cpu), ...]}; {} without the
+    lab extras."""
     try:
         from ..widgets.stepper import Stepper
     except ImportError:
@@ -27,12 +30,16 @@ def widget_clicks():
         stepper = Stepper(name, fixes)  # the first drawing happens here
         times = []
         for task in Schedule.parse(schedule):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             stepper.buttons[task].click()
-            times.append((time.perf_counter() - t0) * 1000)
+            times.append(((time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000))
         stepper.session.close()
         out[name] = times
     return out
+
+
+def _median(ms):
+    return sorted(ms)[len(ms) // 2]
 
 
 def _p95(ms):
@@ -48,11 +55,13 @@ def report(out) -> int:
         return 0
     print(f"stepper click (step + redraw), ms; target: 95th percentile < {CLICK_TARGET_MS} ms",
           file=out)
-    print("{:<28} {:>6} {:>7} {:>7} {:>7}".format("scenario", "clicks", "median", "p95", "max"),
-          file=out)
+    print("{:<28} {:>6} {:>7} {:>7} {:>7}   {:>7} {:>7}".format(
+        "scenario", "clicks", "median", "p95", "max", "cpu med", "cpu p95"), file=out)
     missed = 0
-    for name, ms in clicks.items():
-        med = sorted(ms)[len(ms) // 2]
+    for name, times in clicks.items():
+        ms = [wall for wall, _ in times]
+        cpu = [c for _, c in times]
         missed += _p95(ms) >= CLICK_TARGET_MS
-        print(f"{name:<28} {len(ms):>6} {med:>7.0f} {_p95(ms):>7.0f} {max(ms):>7.0f}", file=out)
+        print(f"{name:<28} {len(ms):>6} {_median(ms):>7.0f} {_p95(ms):>7.0f} {max(ms):>7.0f}"
+              f"   {_median(cpu):>7.1f} {_p95(cpu):>7.1f}", file=out)
     return missed

@@ -23,6 +23,7 @@ from ..sched.schedule import Schedule
 from ..sched.scheduler import Scheduler
 from .invariants import first_violation
 from .statekey import state_key
+from .violation import Violation
 
 __all__ = [
     "explore",
@@ -36,14 +37,15 @@ __all__ = [
 
 
 def violation_of(scenario, sched):
-    """What is broken after the latest step, or None: an oops, an invariant, a deadlock,
-    and once every task has ended, the scenario's property and lost data."""
+    """What is broken after the latest step (a Violation), or None: an oops, an
+    invariant, a deadlock, and once every task has ended, the scenario's property and
+    lost data."""
     if sched.oops is not None:
-        return f"oops: {sched.oops}"
+        return Violation(f"oops: {sched.oops}", sched.oops.culprits)
     w = sched.world
     bad = first_violation(w, quiescent=False)
     if bad is not None:
-        return f"invariant {bad[0]}: {bad[1]}"
+        return bad[1].prefixed(f"invariant {bad[0]}: ")
     msg = scenario.check_step(sched)
     if msg is not None:
         return msg
@@ -53,11 +55,11 @@ def violation_of(scenario, sched):
             return msg
         bad = first_violation(w, quiescent=True)
         if bad is not None:
-            return f"invariant {bad[0]}: {bad[1]}"
+            return bad[1].prefixed(f"invariant {bad[0]}: ")
         return None
     if not sched.runnable():
         stuck = "; ".join(f"{n} {t.status()}" for n, t in sorted(sched.tasks.items()) if not t.done)
-        return f"deadlock: {stuck}"
+        return Violation(f"deadlock: {stuck}")
     return None
 
 
@@ -179,6 +181,7 @@ def _count(value, name, least):
 
 
 _INF = float("inf")
+_SKIP = object()  # what ``arrive`` returns for a state already explored at no greater cost
 
 
 def covers(before, here) -> bool:
@@ -292,12 +295,12 @@ class _Search:
             self.result.window_reached = True
 
     def arrive(self, sched, check):
-        """After a step: "skip" when ``check`` and the state was already explored at no
+        """After a step: ``_SKIP`` when ``check`` and the state was already explored at no
         greater cost, else the violation (None: go on). A state is looked up before the
         property is checked: one explored before had no violation."""
         entry = self.key(sched) if check else None
         if self.covered(entry):
-            return "skip"
+            return _SKIP
         violation = violation_of(self.scn, sched)
         if violation is None:
             self.record(entry)
@@ -356,7 +359,7 @@ def _dfs_bound(search, bound, exact):
             search.step(sched, memo, first)
             violation = search.arrive(sched, search.looks_up(sched, bound))
         else:
-            if violation != "skip":
+            if violation is not _SKIP:
                 counted = sched.preemptions >= exact
                 if counted:
                     search.leaf(sched, violation)

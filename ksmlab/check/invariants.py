@@ -1,4 +1,5 @@
-"""Invariants: pure predicates over a World, each returning None or what is wrong.
+"""Invariants: pure predicates over a World, each returning None or what is wrong (a
+:class:`~ksmlab.check.violation.Violation`: the message and the objects it names).
 
 Shared by ``Kernel.check()``, the property-based tests and the interleaving explorer.
 ``quiescent=True`` adds the checks that only hold when no kernel path is half-way
@@ -7,6 +8,8 @@ Shared by ``Kernel.check()``, the property-based tests and the interleaving expl
 
 from ..mm.page import PageKsm, page_stable_node
 from ..mm.pte import MigrationEntry, Present, SwapEntry
+from .violation import Violation, swap_slot
+from .violation import pte as pte_of
 
 __all__ = ["INVARIANTS", "violations", "first_violation"]
 
@@ -23,22 +26,32 @@ def counters_match_trees(w, quiescent):
     items = list(ksm.rmap_items_of())
     unshared = sum(1 for i in items if i.unstable)
     if ksm.pages_shared != shared:
-        return f"pages_shared is {ksm.pages_shared} but {shared} stable nodes have rmap_items"
+        return Violation(
+            f"pages_shared is {ksm.pages_shared} but {shared} stable nodes have rmap_items"
+        )
     if ksm.pages_sharing != stable_items - shared:
         want = stable_items - shared
-        return f"pages_sharing is {ksm.pages_sharing} but stable items - shared = {want}"
+        return Violation(f"pages_sharing is {ksm.pages_sharing} but stable items - shared = {want}")
     if ksm.pages_unshared != unshared:
-        return f"pages_unshared is {ksm.pages_unshared} but {unshared} items are unstable"
+        return Violation(
+            f"pages_unshared is {ksm.pages_unshared} but {unshared} items are unstable"
+        )
     if ksm.rmap_items != len(items):
-        return f"ksm_rmap_items is {ksm.rmap_items} but {len(items)} rmap_items are on slots"
+        return Violation(
+            f"ksm_rmap_items is {ksm.rmap_items} but {len(items)} rmap_items are on slots"
+        )
     for slot in ksm.mm_list:
-        if slot.mm.ksm_rmap_items != len(slot.rmap_list):
-            return (
-                f"{slot.mm.owner}: ksm_rmap_items {slot.mm.ksm_rmap_items} != {len(slot.rmap_list)}"
+        n = len(slot.rmap_list)
+        if slot.mm.ksm_rmap_items != n:
+            return Violation(
+                f"{slot.mm.owner}: ksm_rmap_items {slot.mm.ksm_rmap_items} != {n}", [slot.mm]
             )
         merging = sum(1 for i in slot.rmap_list if i.stable)
         if slot.mm.ksm_merging_pages != merging:
-            return f"{slot.mm.owner}: ksm_merging_pages {slot.mm.ksm_merging_pages} != {merging}"
+            return Violation(
+                f"{slot.mm.owner}: ksm_merging_pages {slot.mm.ksm_merging_pages} != {merging}",
+                [slot.mm],
+            )
     return None
 
 
@@ -49,15 +62,15 @@ def stable_nodes_in_one_place(w, quiescent):
     for i, tree in enumerate(ksm.root_stable_tree):
         for n in tree:
             if id(n) in seen:
-                return f"{n!r} is linked twice"
+                return Violation(f"{n!r} is linked twice", [n])
             seen.add(id(n))
             if n.tree is not tree or n.exiled:
-                return f"{n!r} is in {tree.name} but believes otherwise"
+                return Violation(f"{n!r} is in {tree.name} but believes otherwise", [n])
             if w.fixes.stable_node_removal and n.nid != i:
-                return f"{n!r} is in {tree.name} but records nid {n.nid}"
+                return Violation(f"{n!r} is in {tree.name} but records nid {n.nid}", [n])
     for n in ksm.migrate_nodes:
         if id(n) in seen or not n.exiled:
-            return f"{n!r} is on migrate_nodes and elsewhere"
+            return Violation(f"{n!r} is on migrate_nodes and elsewhere", [n])
         seen.add(id(n))
     return None
 
@@ -70,9 +83,9 @@ def stable_items_consistent(w, quiescent):
     for item in ksm.rmap_items_of():
         on = id(item) in on_nodes
         if item.stable and not on or quiescent and on and not item.stable:
-            return f"{item!r} stable flag disagrees with the stable nodes' lists"
+            return Violation(f"{item!r} stable flag disagrees with the stable nodes' lists", [item])
         if item.stable and item.unstable:
-            return f"{item!r} is both stable and unstable"
+            return Violation(f"{item!r} is both stable and unstable", [item])
     return None
 
 
@@ -89,7 +102,9 @@ def unstable_tree_consistent(w, quiescent):
     for tree in ksm.root_unstable_tree[: ksm.ksm_nr_node_ids]:
         for item in tree:
             if not item.unstable or item.seqnr != seqnr or item.tree is not tree:
-                return f"{item!r} is in {tree.name} but is not an unstable item of this pass"
+                return Violation(
+                    f"{item!r} is in {tree.name} but is not an unstable item of this pass", [item]
+                )
     return None
 
 
@@ -99,14 +114,14 @@ def rmap_lists_sorted(w, quiescent):
     for slot in ksm.mm_list:
         addrs = [i.address for i in slot.rmap_list]
         if addrs != sorted(set(addrs)):
-            return f"rmap_list of {slot.mm.owner} is out of order"
+            return Violation(f"rmap_list of {slot.mm.owner} is out of order", [slot])
         if ksm.mm_slots_hash.get(slot.mm) is not slot or not slot.mm.vm_mergeable:
-            return f"{slot!r} is on the list but not registered"
+            return Violation(f"{slot!r} is on the list but not registered", [slot])
     if len(ksm.mm_slots_hash) != len(ksm.mm_list):
-        return "mm_slots_hash and the mm_slot list disagree"
+        return Violation("mm_slots_hash and the mm_slot list disagree")
     cur = ksm.ksm_scan.mm_slot
     if cur is not ksm.head and cur not in ksm.mm_list:
-        return "the ksm_scan cursor points at a freed mm_slot"
+        return Violation("the ksm_scan cursor points at a freed mm_slot", [cur])
     return None
 
 
@@ -115,7 +130,10 @@ def ksm_pages_read_only(w, quiescent):
     for mm in w.mms:
         for addr, pte in mm.ptes.items():
             if pte.__class__ is Present and pte.writable and PageKsm(pte.page):
-                return f"{mm.owner}@{addr:#x} maps KSM page {pte.page.pfn:#x} writable"
+                return Violation(
+                    f"{mm.owner}@{addr:#x} maps KSM page {pte.page.pfn:#x} writable",
+                    [pte_of(mm, addr), pte.page],
+                )
     return None
 
 
@@ -125,7 +143,7 @@ def keyhole_nodes_alive(w, quiescent):
     for page in w.mem.frames.values():
         node = page_stable_node(page)
         if node is not None and id(node) not in live:
-            return f"page {page.pfn:#x} points at freed {node!r}"
+            return Violation(f"page {page.pfn:#x} points at freed {node!r}", [page, node])
     return None
 
 
@@ -135,30 +153,40 @@ def page_references(w, quiescent):
     maps = {}
     swaps = {}
     for mm in w.mms:
-        for pte in mm.ptes.values():
+        for addr, pte in mm.ptes.items():
             cls = pte.__class__
             if cls is Present:
                 maps[pte.page.pfn] = maps.get(pte.page.pfn, 0) + 1
                 if w.mem.frames.get(pte.page.pfn) is not pte.page:
-                    return f"{mm.owner} maps freed frame {pte.page.pfn:#x}"
+                    freed = pte.page
+                    return Violation(
+                        f"{mm.owner} maps freed frame {freed.pfn:#x}", [pte_of(mm, addr), freed]
+                    )
             elif cls is SwapEntry:
                 swaps[pte.entry] = swaps.get(pte.entry, 0) + 1
             elif cls is MigrationEntry and quiescent:
-                return f"{mm.owner} has a migration entry at rest"
+                return Violation(f"{mm.owner} has a migration entry at rest", [pte_of(mm, addr)])
     for pfn, page in w.mem.frames.items():
         if page.mapcount != maps.get(pfn, 0):
-            return f"page {pfn:#x} mapcount {page.mapcount} but {maps.get(pfn, 0)} PTEs map it"
+            return Violation(
+                f"page {pfn:#x} mapcount {page.mapcount} but {maps.get(pfn, 0)} PTEs map it", [page]
+            )
         if quiescent:
             expected = page.mapcount + (1 if page.swapcache else 0)
             if page.refcount != expected:
-                return f"page {pfn:#x} refcount {page.refcount}, expected {expected}"
+                return Violation(
+                    f"page {pfn:#x} refcount {page.refcount}, expected {expected}", [page]
+                )
             if page.lock_owner is not None:
-                return f"page {pfn:#x} left locked by {page.lock_owner}"
+                return Violation(f"page {pfn:#x} left locked by {page.lock_owner}", [page])
     for entry, slot in w.swap.slots.items():
         if slot.count != swaps.get(entry, 0):
-            return f"swap slot {entry} count {slot.count} but {swaps.get(entry, 0)} entries"
+            return Violation(
+                f"swap slot {entry} count {slot.count} but {swaps.get(entry, 0)} entries",
+                [swap_slot(entry)],
+            )
         if slot.page is not None and (not slot.page.swapcache or slot.page.swap_entry != entry):
-            return f"swap slot {entry} and its cache page disagree"
+            return Violation(f"swap slot {entry} and its cache page disagree", [swap_slot(entry)])
     return None
 
 
@@ -170,26 +198,35 @@ def stable_node_chains_consistent(w, quiescent):
     chains = ksm.stable_chains()
     if not w.changes.stable_node_chains:
         if chains or ksm.stable_node_chains or ksm.stable_node_dups:
-            return "stable node chains in a kernel without them"
+            return Violation("stable node chains in a kernel without them", chains)
         return None
     ndups = 0
     for chain in chains:
         if chain.kpfn is not None or chain.hlist or chain.chain is not None or chain.exiled:
-            return f"{chain!r} is a chain but has a page, rmap_items or a chain of its own"
+            return Violation(
+                f"{chain!r} is a chain but has a page, rmap_items or a chain of its own", [chain]
+            )
         contents = set()
         for dup in chain.dups:
             ndups += 1
             if dup.chain is not chain or dup.tree is not None or dup.dups is not None:
-                return f"{dup!r} is a dup of {chain!r} but believes otherwise"
+                return Violation(
+                    f"{dup!r} is a dup of {chain!r} but believes otherwise", [dup, chain]
+                )
             if dup.exiled or (w.fixes.stable_node_removal and dup.nid != chain.nid):
-                return f"{dup!r} is a dup of {chain!r} but is exiled or on another nid"
+                return Violation(
+                    f"{dup!r} is a dup of {chain!r} but is exiled or on another nid", [dup, chain]
+                )
             page = w.mem.pfn_to_page(dup.kpfn)
             if page is not None and page_stable_node(page) is dup:
                 contents.add(page.content)
         if quiescent and len(contents) > 1:
-            return f"the dups of {chain!r} hold {len(contents)} different contents"
+            return Violation(
+                f"the dups of {chain!r} hold {len(contents)} different contents",
+                [chain, *chain.dups],
+            )
     if quiescent and (ksm.stable_node_chains, ksm.stable_node_dups) != (len(chains), ndups):
-        return (
+        return Violation(
             f"stable_node_chains/dups are {ksm.stable_node_chains}/{ksm.stable_node_dups} "
             f"but there are {len(chains)}/{ndups}"
         )
@@ -210,7 +247,7 @@ INVARIANTS = (
 
 
 def violations(w, quiescent=True):
-    """Every broken invariant as (name, message)."""
+    """Every broken invariant as (name, Violation)."""
     out = []
     for inv in INVARIANTS:
         msg = inv(w, quiescent)
@@ -220,6 +257,7 @@ def violations(w, quiescent=True):
 
 
 def first_violation(w, quiescent=True):
+    """The first broken invariant as (name, Violation), or None."""
     for inv in INVARIANTS:
         msg = inv(w, quiescent)
         if msg is not None:

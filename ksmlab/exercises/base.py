@@ -522,6 +522,11 @@ def fixes_code(fixes: Fixes) -> str:
     return "Fixes.all().without(" + ", ".join(repr(n) for n in off) + ")"
 
 
+def _steps_text(n, after="") -> str:
+    """"the N steps[ after] were" (or the one step), for the steps a replay never took."""
+    return f"the step{after} was" if n == 1 else f"the {n} steps{after} were"
+
+
 class ScheduleExercise(Exercise):
     """Find a schedule of the scenario's tasks that breaks its property under ``fixes``.
 
@@ -550,8 +555,8 @@ class ScheduleExercise(Exercise):
         self.example = f"{names[0]}*2 {names[-1]}*3"
         self.answer_format = (f"a schedule string such as `'{self.example}'` (the task "
                               f"letters {', '.join(names)}, in either case; `NAME*N` for N "
-                              "steps in a row), a list of task letters, or the stepper you "
-                              "played")
+                              "steps in a row; a last `NAME*` runs NAME until it finishes or "
+                              "blocks), a list of task letters, or the stepper you played")
 
     def task_names(self) -> list:
         """The scenario's task names, sorted."""
@@ -592,9 +597,11 @@ class ScheduleExercise(Exercise):
             steps = answer
         elif isinstance(answer, str):
             try:
-                steps = Schedule.parse(answer)
+                steps, open_end = Schedule.parse_open(answer)
             except ValueError as err:
                 raise BadAnswer(f"Cannot read the schedule: {err}.") from None
+            if open_end is not None:
+                steps = self._open_end(self._parse(steps) if steps else steps, open_end)
         elif isinstance(answer, (list, tuple)):
             try:
                 steps = Schedule(answer)
@@ -617,48 +624,74 @@ class ScheduleExercise(Exercise):
                             f"its tasks are {', '.join(names.values())} (either case).")
         return Schedule._trusted(tuple(names[n.lower()] for n in steps))
 
-    def _unrunnable(self, steps):
-        """Why ``steps`` cannot be taken (the ScheduleError and what could run), or None."""
+    def _open_end(self, steps, name):
+        """``steps``, then task ``name`` (any case) until it finishes or blocks, stopping at
+        a violation; a step that cannot be taken is left for ``_taken`` to explain."""
+        names = {n.lower(): n for n in self.task_names()}
+        if name.lower() not in names:
+            self._parse([name])  # the unknown-task error
+        name = names[name.lower()]
         s = Scheduler(self.scenario, self.fixes)
         try:
-            for name in steps:
-                if s.oops is not None or violation_of(self.scenario, s) is not None:
-                    return None  # replay stops at the violation: the rest is never taken
+            s.run(steps)
+            s.step(name)
+            while (s.tasks[name].runnable and s.oops is None
+                   and violation_of(self.scenario, s) is None):
                 s.step(name)
-            return None
+            return s.schedule
+        except ScheduleError:
+            return Schedule._trusted(tuple(steps) + (name,))
+        finally:
+            s.close()
+
+    def _taken(self, steps):
+        """``(why, used)``: why ``steps`` cannot be taken (the ScheduleError and what could
+        run) or None, and how many of them are taken: replay stops at a violation or an
+        oops, and nothing is left to run once every task has finished."""
+        s = Scheduler(self.scenario, self.fixes)
+        try:
+            for i, name in enumerate(steps):
+                if (s.oops is not None or s.finished
+                        or violation_of(self.scenario, s) is not None):
+                    return None, i
+                s.step(name)
+            return None, len(steps)
         except ScheduleError as err:
             runnable = s.runnable()
             extra = (f" At that point the tasks that could run were: {', '.join(runnable)}."
                      if runnable else " At that point no task could run.")
-            return f"This schedule cannot run: {err}.{extra}"
+            return f"This schedule cannot run: {err}.{extra}", None
         finally:
             s.close()
 
     def _judge(self, value) -> Feedback:
-        why = self._unrunnable(value)
+        why, used = self._taken(value)
         if why is not None:
             return Feedback(False, why, mistake="not-runnable")
-        rep = _replay(self.scenario.name, value, fixes=self.fixes)
+        rep = _replay(self.scenario.name, value[:used], fixes=self.fixes)
+        rep.scheduler.close()
         if rep.violation is not None:
-            used = len(rep.trace)
-            tail = ""
-            if used < len(value):
-                tail = (f" The violation came at step {used}; the {len(value) - used} steps "
-                        "after it were not needed.")
             msg = f"Your schedule breaks the property: {rep.violation}."
             if self.tell_shortest:
-                msg += (f" It has {rep.preemptions} preemption(s); the explorer's shortest "
-                        f"needs {self._expected().preemptions}.")
-            msg += tail + self._with_fixes(value)
-            rep.scheduler.close()
-            return Feedback(True, msg)
-        rep.scheduler.close()
-        return self._why_clean(value)
+                msg += (f" It has {rep.preemptions} preemption(s) (switches away from a task "
+                        "that could have gone on); the shortest breaking schedules have "
+                        f"{self._expected().preemptions}.")
+            if used < len(value):
+                msg += (f" The violation came at step {used}; "
+                        f"{_steps_text(len(value) - used, ' after it')} not needed.")
+            return Feedback(True, msg + self._with_fixes(value[:used]))
+        fb = self._why_clean(value[:used])
+        if fb.mistake == "clean" and used < len(value):
+            fb.message += (f" Every task had finished after step {used}, so "
+                           f"{_steps_text(len(value) - used, ' after it')} not needed.")
+        return fb
 
     def _with_fixes(self, steps) -> str:
         s = Scheduler(self.scenario, Fixes.all())
         try:
             for name in steps:
+                if s.finished:
+                    break
                 s.step(name)
                 if violation_of(self.scenario, s) is not None:
                     return ""

@@ -59,9 +59,20 @@ def _nb01():
         lambda: _after_passes(SIXTEEN, 1, "pages_shared", "pages_sharing", "pages_volatile"),
         first_pass_mistakes))
 
+    def halfway():
+        """The counters the notebook prints halfway through the second pass: after its
+        first two batches of 4 pages."""
+        k, _, _ = _world(SIXTEEN)
+        k.ksmd.passes(1)
+        k.sysfs.write("pages_to_scan", 4)
+        k.ksmd.scan()
+        k.ksmd.scan()
+        return _read(k, "pages_shared", "pages_sharing")
+
     def pass2_mistakes(exp):
         shared, sharing = exp
         return [
+            (halfway(), "halfway"),
             ((shared, sharing + shared), "counted-ksm-page"),
             ((sharing, shared), "swapped"),
             ((0, 0), "nothing-merged"),

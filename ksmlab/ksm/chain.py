@@ -13,6 +13,7 @@ clock; with an interval of 0 every search prunes, as on the kernel.
 """
 
 from ..mm.page import put_page
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .state import StableNode
 
@@ -91,6 +92,7 @@ def _collapse(w, chain, found, tree):
     w.ksm.stable_node_dups -= 1
 
 
+@kernel_path
 def stable_node_dup(w, chain, tree, prune: bool):
     """stable_node_dup(): the best dup of ``chain`` (its page referenced) as ``(dup, page,
     node)``: a sharing candidate, the one with most rmap_items. Stale dups met are
@@ -153,6 +155,7 @@ def stable_node_dup_any(w, node, tree):
     return node.dups[0]
 
 
+@kernel_path
 def stable_node_chain(w, node, tree, prune: bool):
     """__stable_node_chain() (chain_prune() with ``prune``, chain() without): for a plain
     node, itself and its page if it is a sharing candidate (with ``chain_best_dup``,

@@ -1,6 +1,7 @@
 """Registering mms with KSM: madvise, fork and exit, and where a new mm_slot goes."""
 
 from ..mm.mman import MADV_MERGEABLE
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .state import KSM_RUN_UNMERGE, MmSlot
 from .unmerge import unmerge_ksm_pages
@@ -10,6 +11,7 @@ __all__ = ["ksm_enter", "ksm_exit", "ksm_fork", "ksm_madvise"]
 _ALLOC_SLOT = Point("__ksm_enter:alloc_mm_slot", "allocating the mm_slot may sleep")
 
 
+@kernel_path
 def ksm_enter(w, mm):
     """__ksm_enter(): register ``mm``.
 
@@ -29,12 +31,14 @@ def ksm_enter(w, mm):
     return 0
 
 
+@kernel_path
 def ksm_fork(w, child, parent):
     """ksm_fork(): a child of a registered mm is registered too (no rmap_items copied)."""
     if parent.vm_mergeable:
         yield from ksm_enter(w, child)
 
 
+@kernel_path
 def ksm_exit(w, mm):
     """__ksm_exit(): free the slot now if it has no rmap_items and is not under the
     cursor; otherwise move it just after the cursor for ksmd or unmerge to free."""
@@ -59,6 +63,7 @@ def ksm_exit(w, mm):
         mm.mmap_sem.up_write(w)
 
 
+@kernel_path
 def ksm_madvise(w, vma, start, end, advice):
     """ksm_madvise(): MADV_MERGEABLE registers the mm and flags the area;
     MADV_UNMERGEABLE breaks the KSM pages in it and clears the flag (rmap_items stay

@@ -8,6 +8,7 @@ from ..mm.page import KsmMapping, PageAnon, page_stable_node, put_page
 from ..mm.pte import Present
 from ..mm.rmap import page_address_in_vma
 from ..sched.locks import lock_page, trylock_page, unlock_page
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .chain import is_page_sharing_candidate, stable_node_dup_del
 from .rmap_item import remove_rmap_item_from_tree
@@ -114,6 +115,7 @@ def try_to_merge_one_page(w, vma, page, kpage) -> int:
     return err
 
 
+@kernel_path
 def try_to_merge_with_ksm_page(w, item, page, kpage):
     """try_to_merge_with_ksm_page(): merge the item's page under its mm's mmap_sem."""
     mm = item.mm
@@ -136,6 +138,7 @@ def try_to_merge_with_ksm_page(w, item, page, kpage):
         mm.mmap_sem.up_read(w)
 
 
+@kernel_path
 def try_to_merge_two_pages(w, item, page, tree_item, tree_page):
     """try_to_merge_two_pages(): ``page`` becomes a KSM page, then ``tree_page`` is merged
     into it; returns the KSM page or None (undoing the first half)."""
@@ -148,6 +151,7 @@ def try_to_merge_two_pages(w, item, page, tree_item, tree_page):
     return None if err else page
 
 
+@kernel_path
 def break_ksm(w, vma, addr):
     """break_ksm(): write-fault until ``addr`` no longer maps a KSM page.
 
@@ -171,6 +175,7 @@ def break_ksm(w, vma, addr):
             return 0
 
 
+@kernel_path
 def break_cow(w, item):
     """break_cow(): undo a merge that could not be completed."""
     mm = item.mm
@@ -182,6 +187,7 @@ def break_cow(w, item):
     mm.mmap_sem.up_read(w)
 
 
+@kernel_path
 def cmp_and_merge_page(w, page, item):
     """cmp_and_merge_page(): the heart of ksmd, for one page and its rmap_item (3.9).
 

@@ -4,6 +4,7 @@ free the ones whose pages are gone."""
 from ..errors import KernelOops
 from ..mm.page import put_page
 from ..sched.locks import unlock_page
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .stable import get_ksm_page
 from .state import SEQNR_MASK, RmapItem
@@ -19,6 +20,7 @@ _REMOVED = Point("remove_rmap_item_from_tree:cond_resched", "called from long lo
 _ALLOC_ITEM = Point("get_next_rmap_item:alloc_rmap_item", "allocating an rmap_item may sleep")
 
 
+@kernel_path
 def remove_rmap_item_from_tree(w, item):
     """remove_rmap_item_from_tree(): make the item volatile, uncounting it.
 
@@ -47,7 +49,8 @@ def remove_rmap_item_from_tree(w, item):
         if age > 1:
             raise KernelOops(
                 f"kernel BUG at mm/ksm.c: remove_rmap_item_from_tree: "
-                f"unstable {item!r} is {age} passes old"
+                f"unstable {item!r} is {age} passes old",
+                [item],
             )
         if age == 0:
             ksm.root_unstable_tree[item.nid].erase(item)
@@ -62,6 +65,7 @@ def free_rmap_item(w, item):
     item.mm.ksm_rmap_items -= 1
 
 
+@kernel_path
 def get_next_rmap_item(w, slot, addr):
     """get_next_rmap_item(): the item for ``addr`` at the cursor, freeing stale ones before
     it (their pages are gone), or a new zeroed one linked in order."""
@@ -86,6 +90,7 @@ def get_next_rmap_item(w, slot, addr):
     return item
 
 
+@kernel_path
 def remove_trailing_rmap_items(w, slot, index):
     """remove_trailing_rmap_items(): free every item from ``index`` on."""
     lst = slot.rmap_list

@@ -3,6 +3,7 @@
 from ..mm.memory import follow_page_get
 from ..mm.mm_types import ksm_test_exit
 from ..mm.page import PAGE_SIZE, put_page
+from ..sched.plain import kernel_path
 from ..sched.points import Blocked, Point
 from .merge import cmp_and_merge_page
 from .rmap_item import get_next_rmap_item, remove_trailing_rmap_items
@@ -25,6 +26,7 @@ _SLEEP = Point(
 )
 
 
+@kernel_path
 def scan_get_next_rmap_item(w):
     """scan_get_next_rmap_item(): advance the cursor to the next present anonymous page
     in a mergeable area; returns (item, page) with a reference on page, or (None, None)
@@ -100,6 +102,7 @@ def scan_get_next_rmap_item(w):
     return None, None
 
 
+@kernel_path
 def ksm_do_scan(w, scan_npages):
     """ksm_do_scan(): up to ``scan_npages`` pages; a batch stops at the end of a pass.
     Returns how many pages went through cmp_and_merge_page."""
@@ -117,6 +120,7 @@ def ksm_do_scan(w, scan_npages):
     return done
 
 
+@kernel_path
 def ksmd_batch(w, npages):
     """One wake-up of ksm_scan_thread(): take the mutex, scan a batch if run=1, let go.
 
@@ -150,6 +154,7 @@ class _RunMerge:
         return "run=1"
 
 
+@kernel_path
 def ksm_scan_thread(w, passes=1, batches=None):
     """ksm_scan_thread(): sleep until run=1, then batches of pages_to_scan until
     ``passes`` full passes are done (or nothing is registered), or after ``batches``

@@ -2,6 +2,7 @@
 
 from ..mm.page import KsmMapping, page_stable_node, put_page
 from ..sched.locks import lock_page, unlock_page
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .chain import (
     alloc_stable_node_chain,
@@ -47,6 +48,7 @@ def _keyhole(page, node) -> bool:
     return m.__class__ is KsmMapping and m.stable_node is node
 
 
+@kernel_path
 def get_ksm_page(w, node, lock_it):
     """get_ksm_page(): the node's KSM page (referenced, locked if ``lock_it``), or None.
 
@@ -56,8 +58,9 @@ def get_ksm_page(w, node, lock_it):
     """
     while True:
         kpfn = node.kpfn
-        page = w.mem.pfn_to_page(kpfn)
-        if _keyhole(page, node):
+        page = w.mem.frames.get(kpfn)  # pfn_to_page()
+        m = page.mapping if page is not None else None
+        if m.__class__ is KsmMapping and m.stable_node is node:  # _keyhole(page, node)
             page.refcount += 1
             if lock_it:
                 yield from lock_page(w, page, "get_ksm_page:lock_page")
@@ -75,6 +78,7 @@ def get_ksm_page(w, node, lock_it):
         return None
 
 
+@kernel_path
 def remove_node_from_stable_tree(w, node):
     """remove_node_from_stable_tree(): uncount its rmap_items (they become volatile) and
     unlink the node from where it is."""
@@ -102,6 +106,7 @@ def remove_node_from_stable_tree(w, node):
         ksm.root_stable_tree[ksm.get_kpfn_nid(w, node.kpfn)].erase(node)
 
 
+@kernel_path
 def remove_stable_node(w, node):
     """remove_stable_node() (3.9, cbf86cfe04a6): drop a node whose page is unmapped;
     refuse (EBUSY, with a one-time warning) when the page is still mapped."""
@@ -123,6 +128,7 @@ def remove_stable_node(w, node):
     return err
 
 
+@kernel_path
 def remove_all_stable_nodes(w):
     """remove_all_stable_nodes(): empty every tree of the layout in force, then
     ``migrate_nodes``. A busy root gives up on that tree (``break``), as merged.
@@ -153,6 +159,7 @@ def remove_all_stable_nodes(w):
     return err
 
 
+@kernel_path
 def remove_stable_node_chain(w, node, tree):
     """remove_stable_node_chain() (4.13): remove_stable_node() of a plain node, or of
     each dup of a chain and then the chain itself; True if something stayed (EBUSY).
@@ -166,6 +173,7 @@ def remove_stable_node_chain(w, node, tree):
     return False
 
 
+@kernel_path
 def stable_tree_search(w, page):
     """stable_tree_search(): the KSM page equal to ``page`` (referenced), or None.
 
@@ -299,6 +307,7 @@ def _chain_append(w, tree, node, dup, page_node, page, nid):
     return _out(w, page_node, page)
 
 
+@kernel_path
 def stable_tree_insert(w, kpage):
     """stable_tree_insert(): a new stable node for ``kpage`` (caller holds its lock), or
     None if an equal or stale node is met on the way (the content may have changed).

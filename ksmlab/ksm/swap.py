@@ -2,6 +2,7 @@
 
 from ..mm.mm_types import anon_vma_prepare
 from ..mm.page import AnonMapping, KsmMapping, PageKsm, page_stable_node
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .state import KSM_RUN_UNMERGE
 
@@ -22,6 +23,7 @@ def _needs_copy(w, page, vma, addr) -> bool:
     return av.root is not vma.anon_vma.root or page.index != addr
 
 
+@kernel_path
 def ksm_might_need_to_copy(w, page, vma, addr):
     """ksm_might_need_to_copy(): the page do_swap_page should map: ``page`` itself, or a
     fresh private copy (referenced, not in the swap cache).

@@ -2,8 +2,10 @@
 
 import errno
 
+from ..changes import has_file
 from ..errors import KernelError
 from ..mm.page import PAGE_SIZE
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .stable import remove_all_stable_nodes
 from .state import KSM_RUN_UNMERGE, RMAP_ITEM_SIZE
@@ -16,6 +18,7 @@ __all__ = [
     "NOT_MODELLED",
     "NOT_MODELLED_6_18",
     "knobs",
+    "counters",
     "not_modelled",
     "kstrtoul",
     "kstrtoint",
@@ -29,6 +32,8 @@ __all__ = [
 UINT_MAX = 2**32 - 1
 ULONG_MAX = 2**64 - 1
 
+#: every knob and counter the model knows; a kernel has those its profile has (``knobs``,
+#: ``counters``): 3.9's, and with the 6.18 sysfs the later ones (changes.ADDED_AFTER_3_9)
 KNOBS = (
     "run",
     "pages_to_scan",
@@ -60,14 +65,9 @@ ADVISOR_KNOBS = (
     "advisor_max_pages_to_scan",
     "advisor_target_scan_time",
 )
-#: Accepted with the kernel's validation but without effect: they arrived after 3.9.
-NOT_MODELLED = (
-    "max_page_sharing",
-    "use_zero_pages",
-    "smart_scan",
-    "stable_node_chains_prune_millisecs",
-    "sleep_millisecs",
-)
+#: Accepted with the kernel's validation but without effect, on 3.9's sysfs (the later
+#: knobs it does not have).
+NOT_MODELLED = ("sleep_millisecs",)
 #: The same on the 6.18 profile: parsed and validated as 6.18 does, no other effect
 #: (max_page_sharing and the prune interval are modelled by ``stable_node_chains``).
 NOT_MODELLED_6_18 = ("use_zero_pages", "smart_scan", "sleep_millisecs") + ADVISOR_KNOBS
@@ -81,8 +81,13 @@ DEFAULT_PAGES_TO_SCAN = 100
 
 
 def knobs(w) -> tuple:
-    """The knobs of ``w``'s kernel: 3.9's model set, plus the advisor's with 6.18's sysfs."""
-    return KNOBS + ADVISOR_KNOBS if w.changes.sysfs_6_18 else KNOBS
+    """The knobs of ``w``'s kernel: 3.9's, and the later ones its changes bring."""
+    return tuple(n for n in KNOBS + ADVISOR_KNOBS if has_file(w.changes, n))
+
+
+def counters(w) -> tuple:
+    """The counters of ``w``'s kernel: 3.9's, and the later ones its changes bring."""
+    return tuple(n for n in COUNTERS if has_file(w.changes, n))
 
 
 def not_modelled(w) -> tuple:
@@ -152,9 +157,11 @@ def _unsigned(text: str, name: str) -> int:
 
 
 def sysfs_read(w, name: str):
-    """The ``*_show()`` of ``name``. Counters of features not modelled (pages_skipped,
-    ksm_zero_pages; on 3.9 also stable_node_chains, stable_node_dups) read 0.
-    ``advisor_mode`` reads as its text, the current choice in brackets."""
+    """The ``*_show()`` of ``name``, whatever files ``w``'s profile has (the facade refuses
+    a missing one; the live lab reads the model's value of every counter it compares).
+    Counters of features not modelled (pages_skipped, ksm_zero_pages; without chains also
+    stable_node_chains, stable_node_dups) read 0. ``advisor_mode`` reads as its text, the
+    current choice in brackets."""
     ksm = w.ksm
     if name == "advisor_mode":
         return "[none] scan-time" if ksm.advisor_mode == "none" else "none [scan-time]"
@@ -173,6 +180,7 @@ def sysfs_read(w, name: str):
     return getattr(ksm, name)
 
 
+@kernel_path
 def sysfs_write_file(w, name: str, buf: bytes):
     """sysfs_write_file() (3.9 fs/sysfs/file.c): write(2) of ``buf`` to knob ``name``.
 
@@ -191,6 +199,7 @@ def sysfs_write_file(w, name: str, buf: bytes):
     return count
 
 
+@kernel_path
 def sysfs_store(w, name: str, text: str):
     """The store method of knob ``name`` (a generator: run=2 and the knob switches take
     ksm_thread_mutex and walk everything). Raises KernelError as the write would fail."""
@@ -252,6 +261,7 @@ def advisor_store(w, name: str, text: str) -> None:
     setattr(ksm, name, value)
 
 
+@kernel_path
 def run_store(w, flags: int):
     """run_store(): 0 stop, 1 merge, 2 stop and unmerge everything (under the mutex)."""
     ksm = w.ksm
@@ -273,6 +283,7 @@ def run_store(w, flags: int):
     yield _RUN_DONE
 
 
+@kernel_path
 def merge_across_nodes_store(w, knob: int):
     """merge_across_nodes_store(): switch only while KSM holds no pages.
 
@@ -297,6 +308,7 @@ def merge_across_nodes_store(w, knob: int):
         ksm.ksm_thread_mutex.unlock(w)
 
 
+@kernel_path
 def max_page_sharing_store(w, knob: int):
     """max_page_sharing_store() (4.13+): validated and switched like merge_across_nodes;
     the limit itself is not modelled (3.9 had no stable node chains)."""

@@ -202,7 +202,8 @@ class Tree:
             where = node.tree.name if node.tree is not None else "no tree"
             raise KernelOops(
                 f"BUG: unable to handle kernel paging request in rb_erase: "
-                f"{node!r} erased from {self.name} but it is linked in {where}"
+                f"{node!r} erased from {self.name} but it is linked in {where}",
+                [node],
             )
         rebalance = self._erase(node)
         if rebalance is not None:

@@ -1,6 +1,7 @@
 """Unmerging: break every KSM page in an area (MADV_UNMERGEABLE) or everywhere (run=2)."""
 
 from ..mm.mm_types import ksm_test_exit
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .merge import break_ksm
 from .rmap_item import remove_trailing_rmap_items
@@ -11,6 +12,7 @@ __all__ = ["unmerge_ksm_pages", "unmerge_and_remove_all_rmap_items"]
 _MM_DONE = Point("unmerge_and_remove_all_rmap_items:up_read", "finished an mm, cursor moved on")
 
 
+@kernel_path
 def unmerge_ksm_pages(w, vma, start, end):
     """unmerge_ksm_pages(): break_ksm() on every page of [start, end)."""
     for addr in range(start, end, 4096):
@@ -22,6 +24,7 @@ def unmerge_ksm_pages(w, vma, start, end):
     return 0
 
 
+@kernel_path
 def unmerge_and_remove_all_rmap_items(w):
     """unmerge_and_remove_all_rmap_items(): one walk of the shared cursor from the first
     slot to the last, breaking KSM pages and freeing every rmap_item; then (3.9) remove

@@ -2,8 +2,8 @@
 their *live* content, rebuilt every pass."""
 
 from ..mm.memory import follow_page_get
-from ..mm.mm_types import ksm_test_exit
 from ..mm.page import put_page
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .stable import memcmp_pages
 
@@ -14,7 +14,7 @@ _NEXT = Point("unstable_tree_search_insert:cond_resched", "the descent yields be
 
 def find_mergeable_vma(mm, addr):
     """find_mergeable_vma(): the VM_MERGEABLE VMA with an anon_vma at ``addr``, if any."""
-    if ksm_test_exit(mm):
+    if not mm.users:  # ksm_test_exit()
         return None
     vma = mm.find_vma(addr)
     if vma is None or not vma.mergeable or vma.anon_vma is None:
@@ -22,6 +22,7 @@ def find_mergeable_vma(mm, addr):
     return vma
 
 
+@kernel_path
 def get_mergeable_page(w, item):
     """get_mergeable_page(): the page now at the item's address (referenced), or None."""
     mm = item.mm
@@ -34,6 +35,7 @@ def get_mergeable_page(w, item):
     return page
 
 
+@kernel_path
 def unstable_tree_search_insert(w, item, page):
     """unstable_tree_search_insert(): a (tree_item, tree_page) equal to ``page``, or insert
     ``item`` at the leaf the descent reached and return (None, None).

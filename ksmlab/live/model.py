@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..changes import DEFAULT_VERSION
 from ..errors import KernelError
 from ..kernel import Kernel
+from ..ksm.sysfs import sysfs_read
 from ..mm.madvise import MADV_MERGEABLE, MADV_UNMERGEABLE
 from ..mm.page import PAGE_SIZE
 from .observe import COUNTERS, STATS, execute, page_digest
@@ -98,11 +99,13 @@ class ModelBackend:
         return out
 
     def counters(self) -> dict:
-        return {c: self.k.sysfs.read(c) for c in COUNTERS}
+        """The model's value of each compared counter, also on a profile without its
+        file (3.9 had no general_profit, pages_scanned or chain counters)."""
+        return {c: sysfs_read(self.k.world, c) for c in COUNTERS}
 
     def proc_state(self, name):
         p, base, npages = self.procs[name]
-        stat = p.ksm_stat()
+        stat = p.ksm_counts()  # what /proc/PID/ksm_stat shows, on every profile
         pages = [page_digest(p.read(base + i * PAGE_SIZE)) for i in range(npages)]
         return {s: stat[s] for s in STATS}, pages
 

@@ -1,5 +1,6 @@
 """fork (kernel/fork.c dup_mmap) and exit (mmput, exit_mmap)."""
 
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .mm_types import AnonVma, MmStruct, Vma
 from .page import put_page
@@ -14,6 +15,7 @@ _ZAP_NEXT = Point("zap_pte_range:next_pte_table", "exit may be preempted between
 _USERS_ZERO = Point("mmput:users_zero", "the last user dropped the mm; ksm_exit() comes next")
 
 
+@kernel_path
 def dup_mmap(w, parent, child_name):
     """dup_mmap(): copy ``parent`` into a new mm; returns the child mm.
 
@@ -45,6 +47,7 @@ def dup_mmap(w, parent, child_name):
     return child
 
 
+@kernel_path
 def _copy_ptes(w, parent, child, vma):
     """copy_one_pte() over the VMA: private pages become COW (read-only in both)."""
     addrs = sorted(a for a in parent.ptes if vma.start <= a < vma.end)
@@ -71,6 +74,7 @@ def _copy_ptes(w, parent, child, vma):
             child.ptes[addr] = pte
 
 
+@kernel_path
 def mmput(w, mm):
     """mmput() of the last user: ksm_exit() first, then exit_mmap() tears the tables down."""
     from ..ksm.enter import ksm_exit
@@ -81,6 +85,7 @@ def mmput(w, mm):
     yield from exit_mmap(w, mm)
 
 
+@kernel_path
 def exit_mmap(w, mm):
     """exit_mmap(): zap every PTE and unlink every VMA."""
     for vma in mm.vmas:

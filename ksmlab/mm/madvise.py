@@ -1,12 +1,14 @@
 """madvise(MADV_MERGEABLE / MADV_UNMERGEABLE) over a range of VMAs."""
 
 from ..ksm.enter import ksm_madvise
+from ..sched.plain import kernel_path
 from .mm_types import split_vma
 from .mman import MADV_MERGEABLE, MADV_UNMERGEABLE
 
 __all__ = ["MADV_MERGEABLE", "MADV_UNMERGEABLE", "madvise_vmas"]
 
 
+@kernel_path
 def madvise_vmas(w, mm, start, end, advice):
     """madvise_behavior() on every VMA in [start, end), splitting at the edges, under
     mmap_sem for write. The caller has checked the whole range is mapped.

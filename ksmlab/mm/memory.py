@@ -4,6 +4,7 @@ All fault paths run with the mm's ``mmap_sem`` held for read by their caller.
 """
 
 from ..sched.locks import PageLock, lock_page, trylock_page, unlock_page
+from ..sched.plain import kernel_path
 from ..sched.points import Blocked, Point
 from .mm_types import anon_vma_prepare
 from .page import AnonMapping, PageAnon, PageKsm, get_page, put_page
@@ -27,6 +28,7 @@ _ANON_ALLOC = Point("do_anonymous_page:alloc_page", "allocating a zeroed page ma
 _SWAP_READ = Point("do_swap_page:swapin_readahead", "reading the page back from swap sleeps")
 
 
+@kernel_path
 def follow_page(w, vma, addr, foll_migration=False):
     """follow_page(FOLL_GET | FOLL_MIGRATION if ``foll_migration``): the present page at
     ``addr`` with a reference taken, else None.
@@ -56,6 +58,7 @@ def follow_page_get(vma, addr):
     return None
 
 
+@kernel_path
 def migration_entry_wait(w, mm, addr, pte):
     """migration_entry_wait(): hold the old page and sleep until migration unlocks it."""
     page = pte.page
@@ -69,6 +72,7 @@ def migration_entry_wait(w, mm, addr, pte):
     put_page(w.mem, page)
 
 
+@kernel_path
 def handle_mm_fault(w, vma, addr, write):
     """handle_mm_fault(): resolve one fault at ``addr``; returns VM_FAULT_* flags.
 
@@ -91,6 +95,7 @@ def handle_mm_fault(w, vma, addr, write):
     return VM_FAULT_RETRY
 
 
+@kernel_path
 def do_anonymous_page(w, vma, addr):
     """do_anonymous_page(): first write to an untouched address maps a fresh zeroed page."""
     anon_vma = anon_vma_prepare(w, vma)
@@ -106,6 +111,7 @@ def do_anonymous_page(w, vma, addr):
     return VM_FAULT_WRITE
 
 
+@kernel_path
 def do_wp_page(w, vma, addr, pte):
     """do_wp_page(): write to a read-only page: reuse it if exclusive, else copy it.
 
@@ -167,6 +173,7 @@ def page_remove_rmap(page) -> None:
     page.mapcount -= 1
 
 
+@kernel_path
 def do_swap_page(w, vma, addr, pte, write):
     """do_swap_page(): fault a swapped-out page back in, through the swap cache.
 
@@ -227,6 +234,7 @@ def do_swap_page(w, vma, addr, pte, write):
     return ret
 
 
+@kernel_path
 def user_access(w, vma, addr, content):
     """A user load (``content`` None) or whole-page store at ``addr``: fault under
     mmap_sem for read until the PTE allows it. Returns the page's bytes for a load.

@@ -1,6 +1,7 @@
 """Page migration (mm/migrate.c), with migration entries, as in 3.9."""
 
 from ..sched.locks import lock_page, trylock_page, unlock_page
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .page import PageKsm, put_page
 from .pte import MigrationEntry, Present
@@ -18,6 +19,7 @@ _REMAP_NEXT = Point(
 _RETRY = Point("migrate_pages:retry", "EAGAIN: the next pass tries again")
 
 
+@kernel_path
 def migrate_page(w, page, nid):
     """migrate_pages() for one isolated page (the caller holds a reference).
 
@@ -82,6 +84,7 @@ def _unmap_one(w, page):
     return try_to_unmap_one
 
 
+@kernel_path
 def _remove_migration_ptes(w, old, new):
     """remove_migration_ptes(): walk ``new``'s reverse map and point migration entries
     for ``old`` at ``new``."""
@@ -98,6 +101,7 @@ def _remove_migration_ptes(w, old, new):
     yield from rmap_walk(w, new, remove_migration_pte, _REMAP_NEXT)
 
 
+@kernel_path
 def migrate_pages(w, page, nid):
     """migrate_pages() of one page already isolated (isolate_lru_page): migrate it, then
     put it back. Returns the new page, or None if it stayed busy through every pass."""

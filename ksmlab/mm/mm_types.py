@@ -1,6 +1,7 @@
 """``struct mm_struct``, ``struct vm_area_struct`` and ``struct anon_vma``."""
 
 from ..sched.locks import RwSem
+from ..sched.plain import kernel_path
 from .page import PAGE_SIZE
 
 __all__ = ["MmStruct", "Vma", "AnonVma", "anon_vma_prepare", "split_vma", "ksm_test_exit"]
@@ -94,6 +95,7 @@ def anon_vma_prepare(w, vma) -> AnonVma:
     return vma.anon_vma
 
 
+@kernel_path
 def split_vma(w, vma, addr: int):
     """split_vma(): cut ``vma`` at ``addr``; return the upper part (already in the mm).
     The anon_vma chains change under the root anon_vma lock, as in vma_adjust()."""

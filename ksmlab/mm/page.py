@@ -106,11 +106,14 @@ def get_page(page) -> None:
 
 def put_page(mem, page) -> None:
     """put_page(): drop a reference; the last one frees the frame."""
-    page.refcount -= 1
-    if page.refcount == 0:
+    count = page.refcount - 1
+    page.refcount = count
+    if count > 0:
+        return
+    if count == 0:
         mem.free_page(page)
-    elif page.refcount < 0:
-        raise KernelOops(f"BUG: Bad page state: pfn {page.pfn:#x} refcount below zero")
+    else:
+        raise KernelOops(f"BUG: Bad page state: pfn {page.pfn:#x} refcount below zero", [page])
 
 
 class PhysMem:
@@ -152,7 +155,8 @@ class PhysMem:
     def free_page(self, page: Page) -> None:
         if page.mapcount or page.swapcache:
             raise KernelOops(
-                f"BUG: Bad page state: freeing pfn {page.pfn:#x} still mapped or in swap cache"
+                f"BUG: Bad page state: freeing pfn {page.pfn:#x} still mapped or in swap cache",
+                [page],
             )
         page.mapping = None
         del self.frames[page.pfn]

@@ -1,5 +1,6 @@
 """Reverse mapping (mm/rmap.c): from a page to the PTEs that map it."""
 
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .page import AnonMapping, PageKsm, page_stable_node
 
@@ -24,6 +25,7 @@ def page_address_in_vma(page, vma) -> int:
     return addr
 
 
+@kernel_path
 def rmap_walk(w, page, rmap_one, point: Point):
     """rmap_walk(): call ``rmap_one(vma, addr)`` for every place that may map ``page``,
     yielding ``point`` after each call that changed something (it returns True).
@@ -50,6 +52,7 @@ def rmap_walk(w, page, rmap_one, point: Point):
                                   None, None)
 
 
+@kernel_path
 def _walk_anon_vma(w, anon_vma, addr, rmap_one, point, mm, other_mms):
     lock = anon_vma.root.lock
     yield from lock.down_read(w, "rmap_walk:anon_vma_lock_read")

@@ -1,6 +1,7 @@
 """Reclaim (mm/vmscan.c): push an anonymous page out to swap, and free swap-cache pages."""
 
 from ..sched.locks import trylock_page, unlock_page
+from ..sched.plain import kernel_path
 from ..sched.points import Point
 from .page import put_page
 from .pte import Present, SwapEntry
@@ -11,6 +12,7 @@ __all__ = ["isolate_lru_page", "reclaim_page", "shrink_page", "shrink_swapcache"
 _UNMAP_NEXT = Point("try_to_unmap:next_vma", "the rmap walk may be preempted between mappings")
 
 
+@kernel_path
 def shrink_page(w, page):
     """shrink_page_list() for one page: swap cache, then every mapping becomes a swap entry.
 
@@ -66,6 +68,7 @@ def isolate_lru_page(page) -> None:
     page.refcount += 1
 
 
+@kernel_path
 def reclaim_page(w, page):
     """Reclaim of one isolated page as kswapd does it: shrink_page(), then put the page
     back (dropping the isolation's reference). Returns shrink_page's result."""

@@ -9,6 +9,7 @@ sections (``ksm_mmlist_lock``, PTE locks) never sleep, so the model runs them at
 between two yield points and needs no object for them.
 """
 
+from .plain import kernel_path
 from .points import Blocked
 
 __all__ = ["Mutex", "RwSem", "PageLock", "lock_page", "trylock_page", "unlock_page"]
@@ -128,6 +129,7 @@ class PageLock:
         return f"page lock of pfn {self.page.pfn:#x}"
 
 
+@kernel_path
 def lock_page(w, page, label: str):
     """lock_page(): sleep until the page lock is free, then take it."""
     if page.lock_owner is None:  # uncontended: taken at once

@@ -4,7 +4,7 @@ import re
 
 __all__ = ["Schedule", "MAX_STEPS"]
 
-_TOKEN = re.compile(r"^([A-Za-z_][A-Za-z0-9_\-]*)(?:\*([1-9][0-9]*))?$")
+_TOKEN = re.compile(r"^([A-Za-z_][A-Za-z0-9_\-]*)(?:\*([1-9][0-9]*)?)?$")
 MAX_STEPS = 100_000  # the longest Schedule parse() builds; the scenarios need a few hundred
 _MAX_DIGITS = 30  # a longer repeat count is refused before it is converted
 
@@ -37,14 +37,22 @@ class Schedule(tuple):
     def parse_runs(text: str) -> tuple:
         """``text`` as runs, ``(NAME, COUNT)`` pairs, without expanding the repeats: a
         count of any size costs nothing here (``Scheduler.run`` and ``replay`` take runs,
-        and stop at the first step a task cannot take)."""
+        and stop at the first step a task cannot take). A last token ``NAME*`` without a
+        count means "NAME until it finishes or blocks": its COUNT is None."""
         if not isinstance(text, str):
             raise TypeError(f"a schedule is parsed from a str, not {type(text).__name__}")
         runs = []
-        for token in text.replace(",", " ").split():
+        tokens = text.replace(",", " ").split()
+        for i, token in enumerate(tokens):
             m = _TOKEN.match(token)
             if not m:
                 raise ValueError(f"bad schedule token {token!r}: expected NAME or NAME*COUNT")
+            if token.endswith("*"):
+                if i != len(tokens) - 1:
+                    raise ValueError(f"schedule token {token!r}: NAME* (until it finishes or "
+                                     "blocks) can only be the last token")
+                runs.append((m.group(1), None))
+                continue
             digits = m.group(2) or "1"
             if len(digits) > _MAX_DIGITS:
                 raise ValueError(
@@ -58,8 +66,26 @@ class Schedule(tuple):
     def parse(cls, text: str) -> "Schedule":
         """The schedule ``str()`` printed: names separated by blanks or commas, ``NAME*N``
         for N steps in a row. ValueError, before any step is stored, for more than
-        MAX_STEPS steps in all."""
+        MAX_STEPS steps in all, and for a last ``NAME*`` (how many steps that is depends on
+        the run: see ``parse_open``)."""
+        steps, open_end = cls.parse_open(text)
+        if open_end is not None:
+            raise ValueError(f"{open_end}* (until it finishes or blocks) depends on the run: "
+                             "give it to Scheduler.run or replay, or count its steps")
+        return steps
+
+    @classmethod
+    def parse_open(cls, text: str) -> tuple:
+        """``(Schedule, NAME or None)``: the steps of ``text`` before a last ``NAME*``, and
+        that NAME (None when the text has no such token). Errors as ``parse``'s.
+
+        >>> Schedule.parse_open("U*3 F*2 U*")
+        (Schedule.parse('U*3 F*2'), 'U')
+        """
         runs = cls.parse_runs(text)
+        open_end = None
+        if runs and runs[-1][1] is None:
+            open_end, runs = runs[-1][0], runs[:-1]
         total = 0
         for name, count in runs:
             total += count
@@ -68,7 +94,8 @@ class Schedule(tuple):
                     f"schedule of more than {MAX_STEPS} steps (at {name}*{count}): "
                     "longer than any scenario runs"
                 )
-        return cls._trusted(tuple(name for name, count in runs for _ in range(count)))
+        steps = cls._trusted(tuple(name for name, count in runs for _ in range(count)))
+        return steps, open_end
 
     @classmethod
     def runs_of(cls, schedule) -> tuple:

@@ -221,8 +221,14 @@ class Scheduler:
         """Take the steps of ``schedule`` (a Schedule, its text or a list of task names)
         in order, yielding each TraceEvent. A run ``NAME*N`` is taken step by step, never
         expanded, so a count larger than its task can run fails (ScheduleError) at the first
-        step the task cannot take, without storing the steps."""
+        step the task cannot take, without storing the steps. A last ``NAME*`` (no count)
+        steps NAME until it finishes or blocks (at least one step)."""
         for name, count in Schedule.runs_of(schedule):
+            if count is None:
+                yield self.step(name)
+                while self.tasks[name].runnable and self.oops is None:
+                    yield self.step(name)
+                continue
             for _ in range(count):
                 yield self.step(name)
 

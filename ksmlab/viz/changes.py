@@ -1,13 +1,9 @@
 """What a picture should point at: the boxes a step changed, and the boxes a violation
-names. Both read only what the graphs and the violation text already say.
-
-The violation texts are the model's own (invariants and scenario properties) and name
-things the way the pictures' node ids do: ``P@0x7f0000001000`` is a PTE,
-``page 0x2`` or ``KSM page 0x2`` a frame, ``StableNode#3`` a stable node, ``swap slot
-1`` a slot, ``RmapItem(P@0x...)`` an rmap_item in a tree.
+names. The first compares the graphs; the second maps a Violation's culprits (see
+ksmlab.check.violation) to the node ids the drawers give those objects: ``page:0x2``,
+``stable:3``, ``rmap:P:0x7f..`` (trees), ``pte:P:0x7f..``, ``swap:1``, ``mm:P``,
+``vma:P:0x7f..`` (memory map), ``slot:P`` (ring), ``root:stable tree 0`` (trees).
 """
-
-import re
 
 __all__ = ["changed_nodes", "culprit_nodes"]
 
@@ -30,24 +26,22 @@ def changed_nodes(before, after) -> set:
     return out
 
 
-_PTE = re.compile(r"\b([A-Za-z][\w-]*)@(0x[0-9a-f]+)")
-_PAGE = re.compile(r"\b(?:KSM page|page|frame) (0x[0-9a-f]+)")
-_STABLE = re.compile(r"StableNode#(\d+)")
-_SLOT = re.compile(r"\bswap slot (\d+)")
+_NODE_ID = {
+    "page": lambda pfn: f"page:{pfn:#x}",
+    "stable": lambda serial: f"stable:{serial}",
+    "rmap": lambda owner, addr: f"rmap:{owner}:{addr:#x}",
+    "pte": lambda owner, addr: f"pte:{owner}:{addr:#x}",
+    "swap": lambda entry: f"swap:{entry}",
+    "mm": lambda owner: f"mm:{owner}",
+    "vma": lambda owner, start: f"vma:{owner}:{start:#x}",
+    "mm_slot": lambda owner: f"slot:{owner}",
+    "tree": lambda name: f"root:{name}",
+}
 
 
 def culprit_nodes(violation) -> set:
-    """The node ids (memory map and trees alike) that the violation text names."""
+    """The node ids (memory map, trees and ring alike) of the objects ``violation``
+    (a Violation, or None) names in its ``culprits``; its message is not read."""
     if not violation:
         return set()
-    out = set()
-    for owner, addr in _PTE.findall(violation):
-        out.add(f"pte:{owner}:{addr}")
-        out.add(f"rmap:{owner}:{addr}")
-    for pfn in _PAGE.findall(violation):
-        out.add(f"page:{pfn}")
-    for serial in _STABLE.findall(violation):
-        out.add(f"stable:{serial}")
-    for slot in _SLOT.findall(violation):
-        out.add(f"swap:{slot}")
-    return out
+    return {_NODE_ID[kind](*key) for kind, *key in violation.culprits}

@@ -40,7 +40,9 @@ def draw_counters(
     """One line per counter over ``history`` (a list of {name: value}); with
     ``compare`` (the other side's list), that side solid and ``history`` dashed. Every
     counter has its own colour and marker (and, alone, its own line style), so equal
-    values and colour pairs stay distinguishable. Returns the line artists."""
+    values and colour pairs stay distinguishable. The legend sits in a band of its own
+    above the highest value (``_legend_above_the_data``), so it covers no data. Returns
+    the line artists."""
     artists = []
     xs = list(range(len(history)))
     for i, name in enumerate(counters):
@@ -90,7 +92,6 @@ def draw_counters(
         if isinstance(v := h.get(c), int | float)
     ]
     top = max(values + [1])  # counters are never negative; all zero still spans 0..1
-    ax.set_ylim(-0.05 * top, 1.1 * top)
     n = max(len(history), len(compare or ()), 1)
     ax.set_xlim(-0.5, n - 0.5)
     if n <= 12:
@@ -101,6 +102,26 @@ def draw_counters(
     ax.set_xlabel(xlabel or ("ksmd passes" if compare is None else "step"), fontsize=10)
     ax.set_ylabel("pages", fontsize=10, labelpad=2)
     ax.tick_params(labelsize=9)
-    ax.legend(fontsize=9, ncol=2 if compare is not None else 1)
     ax.set_title(textwrap.fill(title or "KSM counters", 72), fontsize=11)
+    _legend_above_the_data(ax, top, group=1 if compare is None else 2)
     return artists
+
+
+def _legend_above_the_data(ax, top, group=1):
+    """The legend at the top of the axes, in as many columns as fit its width (each
+    column holding whole groups of ``group`` entries: a counter's two sides), and the
+    y range raised so that the highest value (and its marker) stays below the legend.
+    Measured at the axes' current size: lay the figure out before drawing."""
+    ax.set_ylim(-0.05 * top, 1.1 * top)
+    entries = len(ax.get_legend_handles_labels()[0])
+    box = ax.get_window_extent()
+    fits = [n for n in range(entries, 0, -1) if -(-entries // n) % group == 0] or [1]
+    for ncol in fits:
+        legend = ax.legend(loc="upper center", ncol=ncol, fontsize=9, borderaxespad=0.3,
+                           columnspacing=1.2, handlelength=2.5)
+        if legend.get_window_extent().width <= 0.98 * box.width:
+            break
+    gap = 12 * ax.figure.dpi / 72  # room for a marker (up to 10 pt) under the legend
+    free = 1 - (legend.get_window_extent().height + gap) / box.height
+    low = -0.05 * top
+    ax.set_ylim(low, low + (top - low) / max(free, 0.35))

@@ -19,9 +19,9 @@ def new_figure(figsize=(8, 4), dpi=80):
 def render_png(draw, *args, figsize=(8, 4), dpi=80, **kwargs) -> bytes:
     """``draw(ax, *args, **kwargs)`` on a fresh figure, returned as PNG bytes."""
     fig = new_figure(figsize, dpi)
-    ax = fig.add_subplot(1, 1, 1)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93)  # before drawing:
+    ax = fig.add_subplot(1, 1, 1)  # a drawer may measure its axes (draw_counters does)
     draw(ax, *args, **kwargs)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()

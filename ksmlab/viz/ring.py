@@ -15,7 +15,8 @@ from .style import COLORS, where
 from .svg import FONT, Box, Diagram
 from .text import ring_text
 
-__all__ = ["ring_graph", "ring_layout", "draw_ring", "insertion_point", "HEAD", "NEW"]
+__all__ = ["ring_graph", "ring_layout", "draw_ring", "insertion_point", "cursor_caption", "HEAD",
+           "NEW"]
 
 HEAD = "ksm_mm_head"
 NEW = "new mm_slot"
@@ -32,17 +33,19 @@ def insertion_point(w) -> tuple:
     if w.fixes.cursor_insertion and ksm.run & KSM_RUN_UNMERGE:
         return HEAD, "at the tail (the fix), so the unmerge walk still reaches it"
     cursor = _name(ksm, ksm.ksm_scan.mm_slot)
-    if ksm.run & KSM_RUN_UNMERGE and cursor != HEAD:
+    if cursor == HEAD:
+        return HEAD, "behind the cursor, which is on the head: at the end of the list"
+    if ksm.run & KSM_RUN_UNMERGE:
         return cursor, "behind the cursor, among the slots run=2 has already passed"
-    return cursor, "behind the cursor, so ksmd lets the new mm settle for a pass"
+    return cursor, "behind the cursor, so ksmd's pass in progress does not visit it"
 
 
-def ring_graph(w) -> nx.DiGraph:
+def ring_graph(w, insertion=True) -> nx.DiGraph:
     """Head and slots in list order with ``next`` edges around the ring; ``cursor``
     marks the slot under ksm_scan, ``passed`` the slots between the head and the cursor
     while run=2 unmerges (its walk does not come back to them, whether it visited them
     or they were inserted there afterwards); the node ``new mm_slot`` points at where a
-    registration would insert now."""
+    registration would insert now (left out with ``insertion=False``)."""
     ksm = w.ksm
     cur = ksm.ksm_scan.mm_slot
     order = [ksm.head] + ksm.mm_list
@@ -69,6 +72,9 @@ def ring_graph(w) -> nx.DiGraph:
             if slot is ksm.head:
                 label += "\ncursor"
                 title += "; the ksm_scan cursor is here"
+            elif unmerging:
+                label += "\ncursor (run=2)"
+                title += "; the ksm_scan cursor is on it: run=2's walk unmerges this mm next"
             else:
                 addr = where(slot.mm, ksm.ksm_scan.address)
                 label += f"\ncursor, next {addr}"
@@ -94,6 +100,8 @@ def ring_graph(w) -> nx.DiGraph:
     where_, rule = insertion_point(w)
     g.graph["insert_before"] = where_
     g.graph["rule"] = rule
+    if not insertion:
+        return g
     target = "ksm_mm_head" if where_ == HEAD else where_.split(":", 1)[1]
     g.add_node(
         NEW,
@@ -118,15 +126,17 @@ def ring_layout(g) -> dict:
     bh = max(boxes[n].h for n in ring)
     rx = max(bw * 0.9, bw * k / 4.5)
     ry = max(bh * 1.6, bh * k / 3.2)
-    new = boxes[NEW]
-    cx = MARGIN + new.w + 30 + bw / 2 + rx
-    cy = TOP + new.h + 20 + bh / 2 + ry
+    new = boxes.get(NEW)
+    cx = MARGIN + (new.w + 30 if new else 0) + bw / 2 + rx
+    cy = TOP + (new.h + 20 if new else 0) + bh / 2 + ry
     for i, n in enumerate(ring):
         a = math.pi / 2 - 2 * math.pi * i / k
         boxes[n].x = cx + rx * math.cos(a)
         boxes[n].y = cy - ry * math.sin(a)
     t = boxes[g.graph["insert_before"]]
-    if g.graph["insert_before"] == HEAD:
+    if new is None:
+        pass
+    elif g.graph["insert_before"] == HEAD:
         new.x, new.y = t.x, t.rect[1] - 24 - new.h / 2
     elif t.x >= cx:
         new.x, new.y = t.rect[2] + 30 + new.w / 2, t.y
@@ -146,12 +156,25 @@ TOP = 30
 MARGIN = 8
 
 
-def draw_ring(w, title=None, changed=(), culprit=()) -> Diagram:
-    """The mm_slot ring, the cursor and the insertion point, as an SVG diagram."""
-    g = ring_graph(w)
+def cursor_caption(w) -> str:
+    """Where the ksm_scan cursor is and what it means in this state, in words."""
+    ksm = w.ksm
+    slot = ksm.ksm_scan.mm_slot
+    if slot is ksm.head:
+        return "the cursor is on ksm_mm_head, between passes"
+    if ksm.run & KSM_RUN_UNMERGE:
+        return f"run=2's walk is in {slot.mm.owner}'s mm or goes there next"
+    return f"ksmd's next batch starts at {slot.mm.owner}@{where(slot.mm, ksm.ksm_scan.address)}"
+
+
+def draw_ring(w, title=None, changed=(), culprit=(), insertion=True) -> Diagram:
+    """The mm_slot ring, the cursor and (unless ``insertion=False``) where a slot
+    registered now would go, as an SVG diagram."""
+    g = ring_graph(w, insertion)
     boxes = ring_layout(g)
     title = title or "mm_slot list (clockwise from ksm_mm_head)"
-    d = Diagram("ring", title, f"run={w.ksm.run}: {g.graph['rule']}. " + ring_text(w))
+    caption = (f"a new mm_slot goes {g.graph['rule']}" if insertion else cursor_caption(w))
+    d = Diagram("ring", title, f"run={w.ksm.run}: {caption}. " + ring_text(w))
     d.text(MARGIN, 14, title, size=FONT + 2, weight="bold")
     cx, cy = g.graph["centre"]
     for u, v in g.edges:
@@ -174,7 +197,7 @@ def draw_ring(w, title=None, changed=(), culprit=()) -> Diagram:
         outline = CURSOR if nd["cursor"] else None
         d.box(b, kind, nd["title"], emph, outline=outline)
     bottom = max([b.rect[3] for b in boxes.values()] + [p[1] for _, s in d.segments for p in s])
-    lines = textwrap.wrap(f"run={w.ksm.run}: a new mm_slot goes {g.graph['rule']}", 60)
+    lines = textwrap.wrap(f"run={w.ksm.run}: {caption}", 60)
     for i, line in enumerate(lines):
         d.text(MARGIN, bottom + 22 + i * FONT * 1.3, line, italic=True)
     d.fit()

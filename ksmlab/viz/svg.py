@@ -22,6 +22,12 @@ __all__ = ["Diagram", "Box", "Stack", "FONT", "CHAR", "LINE", "PALETTE", "text_w
 FONT = 13
 #: no label is ever shown smaller than this (px), however narrow the page
 MIN_LABEL = 11
+#: a box label (FONT at design size) is shown at most this large (px), however wide the page
+MAX_LABEL = 18
+#: the output width (px) from which a diagram grows beyond its design size, in proportion
+#: to the width, until its box labels reach MAX_LABEL: a 1920 px Voila page (an output
+#: about 1850 px wide) shows them at 18 px, JupyterLab or Voila at 1280 px at design size
+GROW_FROM = 1340
 #: width of one monospace character as a fraction of the font size
 CHAR = 0.6
 #: line height as a fraction of the font size
@@ -321,14 +327,33 @@ class Diagram:
         smallest = min((t[5] for t in self.texts), default=FONT)
         return min(1.0, MIN_LABEL / smallest)
 
+    @staticmethod
+    def max_scale() -> float:
+        """How far the diagram may grow on a wide output (a projector): until its box
+        labels are MAX_LABEL px."""
+        return MAX_LABEL / FONT
+
+    def size_style(self) -> str:
+        """The svg's CSS size: its design width, growing with its container's width
+        (``cqw``, the ``ksmlab-diagrams`` box of ``html_of``) beyond GROW_FROM px up to
+        ``max_scale``; shrinking to the container's width down to ``min_scale``, then
+        scrolling. Without container queries the design width stays."""
+        w = math.ceil(self.width)
+        least = _n(math.ceil(self.width * self.min_scale()))
+        most = _n(math.ceil(self.width * self.max_scale()))
+        grow = f"{100 * w / GROW_FROM:.2f}cqw"
+        return (
+            f"width:{w}px;width:clamp({w}px,{grow},{most}px);max-width:100%;height:auto;"
+            f"min-width:{least}px"
+        )
+
     def svg(self) -> str:
         w, h = _n(math.ceil(self.width)), _n(math.ceil(self.height))
-        least = _n(math.ceil(self.width * self.min_scale()))
         tag = hashlib.sha1("\n".join(self._body).encode()).hexdigest()[:8]
         head = (
             f'<svg xmlns="http://www.w3.org/2000/svg" '
             f'class="ksmlab-diagram ksmlab-{self.kind} jp-mod-unconfined" '
-            f'style="max-width:100%;height:auto;min-width:{least}px" '
+            f'style="{self.size_style()}" '
             f'id="ksmlab-{self.kind}-{tag}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
             f'role="img" aria-labelledby="ksmlab-{self.kind}-{tag}-t ksmlab-{self.kind}-{tag}-d" '
             f'font-family="{FAMILY}" font-size="{FONT}" text-anchor="middle">'
@@ -356,9 +381,11 @@ _HIDE_COPY = "<style>.ksmlab-figure > svg.ksmlab-diagram ~ img.ksmlab-copy {disp
 
 def html_of(diagrams, copy=True) -> str:
     """Diagrams inline, side by side where the width allows and wrapped below each other
-    where not; never shrunk below their design size (a narrow page scrolls instead),
-    so a label stays at least its design size on screen. JupyterLab fits an inline svg
-    to the output's width unless it has the class ``jp-mod-unconfined``; it has.
+    where not; all of them scaled alike from the width of the box that holds them (a
+    CSS size container): shrunk to a narrow output only until their smallest label is
+    MIN_LABEL px (then the figure scrolls), grown on a wide one until their box labels
+    are MAX_LABEL px (``Diagram.size_style``). JupyterLab fits an inline svg to the
+    output's width unless it has the class ``jp-mod-unconfined``; it has.
 
     With ``copy``, each diagram also comes as an image, for an untrusted notebook (a
     fresh clone opened without running): JupyterLab's sanitizer then drops the svg
@@ -384,7 +411,7 @@ def html_of(diagrams, copy=True) -> str:
     return (
         (_HIDE_COPY if copy else "")
         + '<div class="ksmlab-diagrams" style="display:flex;flex-wrap:wrap;gap:12px;'
-        'align-items:flex-start">' + "".join(parts) + "</div>"
+        'align-items:flex-start;container-type:inline-size">' + "".join(parts) + "</div>"
     )
 
 

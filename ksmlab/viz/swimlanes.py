@@ -1,21 +1,47 @@
 """A trace as swimlanes: one lane per task, one mark per yield point (a star where the
 step preempted another task), lock holds as bars under the marks, the violation
 flagged at the step where it appeared. Every mark's hover title says where the task
-stopped and what it did; the lanes carry the task titles and the lock names."""
+stopped and what it did; the lanes carry the task titles and the lock names. A lock
+bar's colour is its kind's (``lock_color``: from the lock's name alone, so a lock has
+the same colour in every swimlane), and a legend under the axis says which."""
 
 import html
 import math
 import textwrap
 
-from .svg import FONT, INK2, LANE_COLORS, Diagram, text_width
+from .svg import FONT, INK2, Diagram, text_width
 
-__all__ = ["draw_swimlanes", "lane_of"]
+__all__ = ["draw_swimlanes", "lane_of", "lock_kind", "lock_color"]
 
 STEP = 22  # pixels per step; 16 for long traces, so that 40 steps fit in 900 px
 ROW = 20  # height of a lock bar's row
 LEFT_MAX = 30  # characters of a lock name shown (the hover has it all; titles get 64)
 MARK = "var(--jp-brand-color1, #1976d2)"
 BAD = "var(--jp-error-color1, #d32f2f)"
+
+
+#: lock kinds as held_locks names them (by the name's start), each with its colour;
+#: the lanes' rows name the lock itself, the colour says what kind of lock it is
+LOCK_KINDS = (
+    ("ksm_thread_mutex", "ksm_thread_mutex", "var(--jp-info-color1, #0097a7)"),
+    ("mmap_sem", "mmap_sem", "var(--jp-warn-color1, #f57c00)"),
+    ("anon_vma lock", "anon_vma lock", "var(--jp-success-color1, #388e3c)"),
+    ("page lock", "page lock", "var(--ksmlab-purple, #8e24aa)"),
+)
+OTHER_LOCK = ("lock", "var(--ksmlab-grey-dark, #616161)")
+
+
+def lock_kind(lock) -> tuple:
+    """(kind, colour) of a lock, from its name alone."""
+    for prefix, kind, color in LOCK_KINDS:
+        if lock == prefix or lock.startswith(prefix + " "):
+            return kind, color
+    return OTHER_LOCK
+
+
+def lock_color(lock) -> str:
+    """The colour of ``lock``'s bars, the same in every swimlane."""
+    return lock_kind(lock)[1]
 
 
 def lane_of(tl) -> dict:
@@ -37,7 +63,7 @@ def draw_swimlanes(tl, title=None) -> Diagram:
     for task, lock, _, _ in spans:
         if lock not in rows[task]:
             rows[task].append(lock)
-    locks = sorted({lock for _, lock, _, _ in spans})
+    kinds = {lock_kind(lock) for _, lock, _, _ in spans}
     heads = [_cut(f"{t}: {tl.titles.get(t, '')}".rstrip(": "), 64) for t in tl.tasks]
     names = [_cut(lock) for t in tl.tasks for lock in rows[t]]
     # the lane titles have a row of their own above each lane: only the lock names and
@@ -69,7 +95,6 @@ def draw_swimlanes(tl, title=None) -> Diagram:
         y = ly + ROW + 6
     bottom = y - 6
     for task, lock, a, b in spans:
-        k = locks.index(lock)
         ly = lane_y[task] + ROW * (1 + rows[task].index(lock))
         x0, x1 = left + (a - 1) * step + 3, left + b * step - 3
         d.rect(
@@ -77,7 +102,7 @@ def draw_swimlanes(tl, title=None) -> Diagram:
             ly - 5,
             x1,
             ly + 5,
-            LANE_COLORS[k % len(LANE_COLORS)],
+            lock_color(lock),
             opacity=0.7,
             cls="ksmlab-lock",
             title=f"{task} holds {lock}" + (f" in step {a}" if a == b else f" in steps {a}-{b}"),
@@ -112,9 +137,10 @@ def draw_swimlanes(tl, title=None) -> Diagram:
         if major:
             d.text(x, ay + 16, str(i), anchor="middle", color=INK2, size=FONT - 1)
     d.text(left - 8, ay + 16, "step", anchor="end", color=INK2, size=FONT - 1)
-    legend = "circle: a step; star: a preemption; bars: locks held"
+    legend = "circle: a step; star: a preemption; bars: locks held" + (":" if kinds else "")
     d.text(left, ay + 36, legend, color=INK2, size=FONT - 1)
-    end = ay + 36
+    end = _lock_legend(d, sorted(kinds, key=_kind_order), left, ay + 36 + 20,
+                       max(left + steps * step, left + text_width(legend, FONT - 1)))
     if tl.violation_step is not None:
         x = left + (tl.violation_step - 0.5) * step
         d.line([(x, 28), (x, ay)], color=BAD, width=1.5, dash="5 3", arrow=False, cls="violation")
@@ -125,6 +151,28 @@ def draw_swimlanes(tl, title=None) -> Diagram:
             d.text(8, end + 22 + i * FONT * 1.3, line, color=BAD, weight="bold")
     d.fit()
     return d
+
+
+def _kind_order(kind):
+    names = [k for _, k, _ in LOCK_KINDS]
+    return names.index(kind[0]) if kind[0] in names else len(names)
+
+
+def _lock_legend(d, kinds, x0, y, right) -> float:
+    """A swatch and the name of each lock kind, wrapped at ``right``; returns the y of
+    the last line."""
+    if not kinds:
+        return y - 20
+    x = x0
+    for kind, color in kinds:
+        w = 14 + 4 + text_width(kind, FONT - 1)
+        if x > x0 and x + w > right:
+            x, y = x0, y + 18
+        d.rect(x, y - 5, x + 14, y + 5, color, opacity=0.7, cls="ksmlab-lock-key",
+               title=f"bars in this colour: a {kind} held")
+        d.text(x + 18, y, kind, color=INK2, size=FONT - 1)
+        x += w + 16
+    return y
 
 
 def _star(cx, cy, r):

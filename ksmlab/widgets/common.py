@@ -29,7 +29,8 @@ _BANNER = {
 
 # One style sheet for the stepper, the explorer and the sysfs panel (classes ksmlab-*):
 # text wraps between words, buttons keep their width, disabled buttons and the focus
-# ring keep a 4.5:1 contrast in either theme.
+# ring keep a 4.5:1 contrast in either theme; the app's tabs keep their whole titles and
+# wrap onto a second row where the output is too narrow for one (JupyterLab at 1024 px).
 STYLE = """<style>
 .ksmlab-widget .widget-html-content, .ksmlab-widget .widget-html-content pre {
   white-space: normal; overflow-wrap: break-word; word-break: normal; }
@@ -57,6 +58,10 @@ STYLE = """<style>
 .ksmlab-widget .ksmlab-goal p { margin: 2px 0; }
 .jupyter-widgets.widget-tab.ksmlab-app > .lm-TabBar .lm-TabBar-tab {
   flex: 0 0 auto; max-width: none; }
+.jupyter-widgets.widget-tab.ksmlab-app > .lm-TabBar {
+  height: auto; max-height: none; overflow: visible; }
+.jupyter-widgets.widget-tab.ksmlab-app > .lm-TabBar > .lm-TabBar-content {
+  flex-wrap: wrap; row-gap: 2px; }
 </style>"""
 
 
@@ -160,10 +165,10 @@ def png_of_axes(draws, figsize, dpi=72, margins=None) -> bytes:
     from ..viz.render import new_figure
 
     fig = new_figure(figsize, dpi)
-    for i, (draw, args) in enumerate(draws, start=1):
+    fig.subplots_adjust(**(margins or _FRAMELESS))  # before drawing: a drawer may measure
+    for i, (draw, args) in enumerate(draws, start=1):  # its axes (draw_counters does)
         ax = fig.add_subplot(1, len(draws), i)
         draw(ax, *args)
-    fig.subplots_adjust(**(margins or _FRAMELESS))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()

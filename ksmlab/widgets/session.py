@@ -108,11 +108,11 @@ class StepSession:
         return self.sched.world
 
     def goal(self) -> str:
-        """What to do, without the title (shown above it)."""
-        s = self.scenario
+        """What to do, without the title (shown above it): the property to break, not
+        the moment that breaks it (finding that is the exercise)."""
         return (
             f"Be the scheduler: pick which task runs next. Goal: break the property "
-            f"\u201c{s.property}\u201d. The race window: {s.window_text}."
+            f"\u201c{self.scenario.property}\u201d."
         )
 
     def retries(self, name) -> int:

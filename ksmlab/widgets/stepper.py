@@ -32,7 +32,9 @@ class Stepper(Described, W.VBox):
     """``Stepper("fork_behind_unmerge_cursor")``; ``figures=False`` shows the text
     picture only (faster). ``buttons`` and ``run_buttons`` map task names to their step
     and run-until-blocked buttons. With ``plan`` (a schedule, e.g. the explorer's), a
-    Next button takes that schedule's steps one by one from the start."""
+    Next button takes that schedule's steps one by one from the start. ``fix_toggles=False``
+    hides the fix toggles (where an exercise after the stepper asks what the fix is)
+    until ``show_fix_toggles()``; ``set_fixes`` still switches them."""
 
     description_text = (
         "A scheduler stepper appears here when the cell runs: a button per task to choose "
@@ -40,7 +42,7 @@ class Stepper(Described, W.VBox):
     )
 
     def __init__(self, scenario="fork_behind_unmerge_cursor", fixes=None, figures=True,
-                 plan=None):
+                 plan=None, fix_toggles=True):
         self.session = StepSession(scenario, fixes)
         self.figures = figures
         self.plan = None if plan is None else Schedule.parse(str(plan))
@@ -87,6 +89,8 @@ class Stepper(Described, W.VBox):
         self._before = None  # the graphs before the latest step, to highlight what changed
         self.text_picture = W.HTML()
         self.trace_html = W.HTML()
+        self.fix_row = W.HBox(list(self.fix_boxes.values()),
+                              layout=W.Layout(display=None if fix_toggles else "none"))
         self._sync_fix_boxes()
         for box in self.fix_boxes.values():
             box.observe(guarded(self.error, self._fixes_changed), names="value")
@@ -99,7 +103,7 @@ class Stepper(Described, W.VBox):
             [
                 W.HTML(STYLE),
                 self.goal,
-                W.HBox(list(self.fix_boxes.values())),
+                self.fix_row,
                 toolbar,
                 self.replay_button,
                 self.schedule_html,
@@ -223,6 +227,10 @@ class Stepper(Described, W.VBox):
             b.description = f"Replay the same {_steps(len(schedule))} under these fixes"
             b.tooltip = f"schedule: {schedule}"
             b.layout.display = None
+
+    def show_fix_toggles(self) -> None:
+        """Show the fix toggles that ``fix_toggles=False`` hid."""
+        self.fix_row.layout.display = None
 
     _syncing = False
 

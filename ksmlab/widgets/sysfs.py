@@ -1,32 +1,18 @@
-"""The sysfs panel: the knobs and counters of a Kernel's /sys/kernel/mm/ksm (those of
-3.9 first, the later ones apart, each marked with the release that added it), writes with
-the kernel's error shown as text (EBUSY, EINVAL, ...), and a button that runs one ksmd
-pass and plots the counters over the passes."""
+"""The sysfs panel: the knobs and counters a Kernel's /sys/kernel/mm/ksm has (those of
+3.9 first; on a profile with later ones, those apart, each marked with the release that
+added it), writes with the kernel's error shown as text (EBUSY, EINVAL, ...), and a button
+that runs one ksmd pass and plots the counters over the passes."""
 
 import errno
 
 import ipywidgets as W
 
+from ..changes import release_added
 from ..errors import KernelError
-from ..ksm.sysfs import COUNTERS, KNOBS
+from ..ksm.sysfs import counters, knobs, not_modelled
 from .common import STYLE, Described, guarded, table_html, text_html
 
-__all__ = ["SysfsPanel", "demo_kernel", "ADDED_AFTER_3_9"]
-
-#: The files of /sys/kernel/mm/ksm that 3.9 did not have -> the release that added them
-#: (docs/kernel-map.md section 2 names the commits).
-ADDED_AFTER_3_9 = {
-    "use_zero_pages": "4.11",
-    "max_page_sharing": "4.13",
-    "stable_node_chains_prune_millisecs": "4.13",
-    "stable_node_chains": "4.13",
-    "stable_node_dups": "4.13",
-    "general_profit": "6.4",
-    "pages_scanned": "6.6",
-    "ksm_zero_pages": "6.6",
-    "smart_scan": "6.7",
-    "pages_skipped": "6.7",
-}
+__all__ = ["SysfsPanel", "demo_kernel"]
 
 
 def demo_kernel():
@@ -63,10 +49,11 @@ class SysfsPanel(Described, W.VBox):
         self.figures = figures
         self.history = [self.kernel.sysfs.snapshot()]
         self.error = W.HTML()
+        w = self.kernel.world
         self.knob = W.Dropdown(
             options=[
-                (f"{k} (added in {ADDED_AFTER_3_9[k]})" if k in ADDED_AFTER_3_9 else k, k)
-                for k in sorted(KNOBS, key=lambda k: k in ADDED_AFTER_3_9)
+                (f"{k} (added in {release_added(k)})" if release_added(k) else k, k)
+                for k in sorted(knobs(w), key=lambda k: release_added(k) is not None)
             ],
             value="run",
             description="knob",
@@ -138,24 +125,29 @@ class SysfsPanel(Described, W.VBox):
         return text
 
     def refresh(self) -> None:
+        w = self.kernel.world
         snap = self.kernel.sysfs.snapshot()
-        old = [n for n in (*KNOBS, *COUNTERS) if n not in ADDED_AFTER_3_9]
         self.knobs_html.value = table_html(
-            ("knob (3.9)", "value"), [(k, snap[k]) for k in KNOBS if k in old]
+            ("knob (3.9)", "value"), [(k, snap[k]) for k in knobs(w) if not release_added(k)]
         )
         self.counters_html.value = table_html(
-            ("counter (3.9)", "value"), [(c, snap[c]) for c in COUNTERS if c in old]
+            ("counter (3.9)", "value"),
+            [(c, snap[c]) for c in counters(w) if not release_added(c)],
         )
-        later = [n for n in (*KNOBS, *COUNTERS) if n in ADDED_AFTER_3_9]
+        later = [n for n in snap if release_added(n)]
+        idle = [n for n in not_modelled(w) if release_added(n)]
         self.later_html.value = (
             text_html(
-                "Added after 3.9, shown for comparison with newer kernels: the model "
-                "validates these knobs as those kernels do, but they change nothing in it."
+                f"Added after 3.9, as Linux {self.kernel.version} has them"
+                + (f"; the model validates {', '.join(idle)} but they change nothing in it."
+                   if idle else ".")
             )
             + table_html(
                 ("file", "added in", "value"),
-                [(n, f"Linux {ADDED_AFTER_3_9[n]}", snap[n]) for n in later],
+                [(n, f"Linux {release_added(n)}", snap[n]) for n in later],
             )
+            if later
+            else ""
         )
         if self.figures:
             from ..viz.counters import draw_counters

@@ -47,6 +47,7 @@ APP = "app/classroom.ipynb"
 CULL_IDLE = 6
 VOILA_APP_OPTIONS = [
     "--template=ksmlab",
+    "--VoilaConfiguration.extension_denylist=['@jupyter-notebook/lab-extension']",
     f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE}",
     "--MappingKernelManager.cull_interval=2",
     "--MappingKernelManager.cull_connected=False",
@@ -102,10 +103,11 @@ def _isolated_env(tmp: Path) -> dict:
 
 
 class Server:
-    """A server in its own process group (killed as a group), logging to a file."""
+    """A server in its own process group (killed as a group), logging to ``log``, that is
+    ready when ``url + ready`` answers."""
 
-    def __init__(self, name, cmd, cwd, env, log: Path, url: str):
-        self.name, self.url, self.log_path = name, url, log
+    def __init__(self, name, cmd, cwd, env, log: Path, url: str, ready: str):
+        self.name, self.url, self.log_path, self.ready = name, url, log, ready
         self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             cmd,
@@ -116,19 +118,19 @@ class Server:
             start_new_session=True,
         )
 
-    def wait(self, path: str) -> None:
+    def wait(self) -> None:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
             try:
-                with urllib.request.urlopen(self.url + path, timeout=2):
+                with urllib.request.urlopen(self.url + self.ready, timeout=2):
                     return
             except urllib.error.HTTPError:
                 return  # it answers
             except OSError:
                 time.sleep(0.2)
-        raise TimeoutError(f"{self.name} did not answer at {self.url}{path}")
+        raise TimeoutError(f"{self.name} did not answer at {self.url}{self.ready}")
 
     def stop(self) -> None:
         try:
@@ -140,6 +142,46 @@ class Server:
         except ProcessLookupError:
             pass
         self.log.close()
+
+
+def serve(value, *servers: Server):
+    """A server fixture's body (``yield from serve(value, *servers)``): wait until every
+    server, all started at once, is ready; yield ``value``; stop them all at the end, also
+    when one never answers."""
+    try:
+        for srv in servers:
+            srv.wait()
+        yield value
+    finally:
+        for srv in servers:
+            srv.stop()
+
+
+def jupyter_server(app, name, nb_dir, tmp: Path, *options) -> Server:
+    """JupyterLab or Notebook 7 (``python -m <app>``) on a free port, serving ``nb_dir``
+    with no token or password, its Jupyter directories under ``tmp``, its log ``tmp.log``."""
+    port = _free_port()
+    return Server(
+        name,
+        [
+            sys.executable,
+            "-m",
+            app,
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--allow-root",
+            "--IdentityProvider.token=",
+            "--PasswordIdentityProvider.hashed_password=",
+            *options,
+            f"--ServerApp.root_dir={nb_dir}",
+        ],
+        cwd=nb_dir,
+        env=_isolated_env(tmp),
+        log=tmp.with_suffix(".log"),
+        url=f"http://127.0.0.1:{port}",
+        ready="/api/status",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -165,29 +207,16 @@ def nb_dir(chromium, tmp_path_factory):
 def servers(nb_dir, tmp_path_factory):
     """{"lab": url, "voila": url}: both started at once, stopped at the end."""
     tmp = tmp_path_factory.mktemp("servers")
-    lab_port, voila_port = _free_port(), _free_port()
-    lab = Server(
+    lab = jupyter_server(
+        "jupyterlab",
         "JupyterLab",
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={lab_port}",
-            "--allow-root",
-            "--IdentityProvider.token=",
-            "--PasswordIdentityProvider.hashed_password=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            f"--ServerApp.root_dir={nb_dir}",
-        ],
-        cwd=nb_dir,
-        env=_isolated_env(tmp / "lab"),
-        log=tmp / "lab.log",
-        url=f"http://127.0.0.1:{lab_port}",
+        nb_dir,
+        tmp / "lab",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     )
     voila_env = _isolated_env(tmp / "voila")
     voila_env["JUPYTER_PATH"] = str(nb_dir / "app" / "share" / "jupyter")
+    voila_port = _free_port()
     voila = Server(
         "Voila",
         [
@@ -204,14 +233,10 @@ def servers(nb_dir, tmp_path_factory):
         env=voila_env,
         log=tmp / "voila.log",
         url=f"http://127.0.0.1:{voila_port}",
+        ready="/voila/static/",
     )
-    try:
-        lab.wait("/api/status")
-        voila.wait("/voila/static/")
-        yield {"lab": lab.url, "voila": voila.url, "voila_log": voila.log_path}
-    finally:
-        lab.stop()
-        voila.stop()
+    urls = {"lab": lab.url, "voila": voila.url, "voila_log": voila.log_path}
+    yield from serve(urls, lab, voila)
 
 
 @pytest.fixture(scope="session")
@@ -228,7 +253,8 @@ def browser(chromium, tmp_path_factory):
 
 def new_page(browser, width=1400, height=1000, color_scheme="light"):
     """A fresh context and page; only loopback requests leave it (the rest is aborted
-    and recorded in ``page.blocked``); console messages are kept in ``page.console``."""
+    and recorded in ``page.blocked``); console messages and uncaught page errors are kept in
+    ``page.console`` as "type: text"."""
     ctx = browser.new_context(viewport={"width": width, "height": height},
                               color_scheme=color_scheme)
     blocked = []
@@ -243,6 +269,7 @@ def new_page(browser, width=1400, height=1000, color_scheme="light"):
     pg.blocked = blocked
     pg.console = []
     pg.on("console", lambda m: pg.console.append(f"{m.type}: {m.text}"))
+    pg.on("pageerror", lambda e: pg.console.append(f"pageerror: {e}"))
     return pg
 
 
@@ -304,40 +331,14 @@ def book_url(chromium, tmp_path_factory):
         env=dict(os.environ),
         log=tmp / "http.log",
         url=f"http://127.0.0.1:{port}",
+        ready="/index.html",
     )
-    try:
-        srv.wait("/index.html")
-        yield srv.url
-    finally:
-        srv.stop()
+    yield from serve(srv.url, srv)
 
 
 @pytest.fixture(scope="session")
 def notebook7(nb_dir, tmp_path_factory):
     """A Notebook 7 server (``jupyter notebook``) on the copy of notebooks/."""
-    tmp = tmp_path_factory.mktemp("notebook7")
-    port = _free_port()
-    srv = Server(
-        "Notebook 7",
-        [
-            sys.executable,
-            "-m",
-            "notebook",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            "--allow-root",
-            "--IdentityProvider.token=",
-            "--PasswordIdentityProvider.hashed_password=",
-            f"--ServerApp.root_dir={nb_dir}",
-        ],
-        cwd=nb_dir,
-        env=_isolated_env(tmp),
-        log=tmp / "notebook7.log",
-        url=f"http://127.0.0.1:{port}",
-    )
-    try:
-        srv.wait("/api/status")
-        yield srv.url
-    finally:
-        srv.stop()
+    tmp = tmp_path_factory.mktemp("notebook7") / "notebook7"
+    srv = jupyter_server("notebook", "Notebook 7", nb_dir, tmp)
+    yield from serve(srv.url, srv)

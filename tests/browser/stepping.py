@@ -1,4 +1,5 @@
-"""Driving a Stepper widget in the browser: click a schedule, toggle a fix, read the banner."""
+"""Driving a Stepper widget in the browser: click a schedule, toggle a fix, read the banner;
+the textbook-schedule check the JupyterLab and Notebook 7 tests share."""
 
 import re
 
@@ -7,6 +8,7 @@ try:
 except ImportError:  # the chromium fixture then skips (or fails) with the reason
     expect = None
 
+from ksmlab import scenarios
 from ksmlab.sched.schedule import Schedule
 
 STEP_TIMEOUT = 30_000
@@ -60,3 +62,25 @@ def click_schedule(stepper, schedule) -> str:
         done = re.compile(rf"(Step {i}:|after step {i}:|after {i} steps)")
         expect(banner(stepper)).to_contain_text(done, timeout=STEP_TIMEOUT)
     return ""
+
+
+def textbook_schedule_breaks_then_the_fix_closes_it(page, scenario, schedule, screens, shot):
+    """In the page's first stepper (a notebook of ``scenario``): ``schedule`` clicked with
+    the scenario's fix off breaks the property; with the fix on it is refused or ends clean,
+    with no error shown. Screenshots ``{shot}_broken`` and ``{shot}_fixed``."""
+    fix = scenarios.get(scenario).fix
+    stepper = page.locator(".jp-OutputArea-output .ksmlab-stepper").first
+    stepper.scroll_into_view_if_needed()
+    set_fix(stepper, fix, False)
+    reset(stepper)
+    assert click_schedule(stepper, schedule) == ""
+    expect(banner(stepper)).to_contain_text("Property broken after step", timeout=STEP_TIMEOUT)
+    screens(page, f"{shot}_broken", banner(stepper))
+
+    set_fix(stepper, fix, True)
+    refused = click_schedule(stepper, schedule)
+    if refused:
+        assert "refused" in refused and ":" in refused
+    expect(banner(stepper)).not_to_contain_text("Property broken")
+    expect(stepper.locator(".widget-html", has_text="error:")).to_have_count(0)
+    screens(page, f"{shot}_fixed", banner(stepper))

@@ -90,6 +90,20 @@ STOP_LATENCY = """(root) => new Promise((resolve, reject) => {
 })"""
 
 
+LABELS = """(root) => {
+  // the shown size (px) of the box labels of the diagrams shown in root
+  const out = [];
+  for (const svg of root.querySelectorAll('svg.ksmlab-diagram')) {
+    const r = svg.getBoundingClientRect();
+    if (!r.width) continue;
+    const scale = r.width / svg.viewBox.baseVal.width;
+    for (const t of svg.querySelectorAll('g.ksmlab-node text'))
+      out.push(parseFloat(getComputedStyle(t).fontSize) * scale);
+  }
+  return out;
+}"""
+
+
 def open_app(page, url, theme=None):
     page.goto(url + "/" + (f"?theme={theme}" if theme else ""))
     expect(page.locator(".lm-TabBar-tab")).to_have_count(5, timeout=120_000)
@@ -234,13 +248,30 @@ def test_dark_theme(servers, browser, screens):
         pg.context.close()
 
 
-def test_1920_layout(servers, browser, screens):
+def test_1920_layout_and_diagrams_that_grow(servers, browser, screens):
+    from ksmlab.viz.svg import FONT, MAX_LABEL, MIN_LABEL
+
     pg = new_page(browser, width=1920, height=1080)
     try:
         open_app(pg, servers["voila"])
         stepper, explorer = tab(pg, 1)
         assert stepper.evaluate(CUT) == [] and explorer.evaluate(CUT) == []
         screens(pg, "voila_1920_stepper", stepper)
+        # on a projector the diagrams grow with the page, their box labels up to MAX_LABEL
+        # px; at 1280 and 1024 px they keep their design size (or shrink, never below
+        # MIN_LABEL px)
+        sizes = {}
+        for width in (1920, 1280, 1024):
+            pg.set_viewport_size({"width": width, "height": 1080})
+            pg.wait_for_timeout(300)
+            labels = stepper.evaluate(LABELS)
+            assert len(labels) > 10, labels
+            assert min(labels) >= MIN_LABEL - 0.01, (width, labels)
+            sizes[width] = max(labels)
+        print("box labels (px):", sizes)
+        assert sizes[1920] > sizes[1280] >= sizes[1024], sizes
+        assert MAX_LABEL - 0.5 <= sizes[1920] <= MAX_LABEL + 0.01, sizes
+        assert sizes[1280] <= FONT + 0.01, sizes
     finally:
         pg.context.close()
 
@@ -257,3 +288,41 @@ def test_orphaned_kernel_is_culled(servers, browser):
             return
         time.sleep(1)
     raise AssertionError("the orphaned kernel was not culled: " + log.read_text()[-1500:])
+
+
+TABS_INSIDE = """(bar) => {
+  // tabs of the bar that stick out of it (its overflow would cut them) or whose label
+  // is cut; a bar that wraps its tabs onto more rows has none
+  const r = bar.getBoundingClientRect();
+  const out = [];
+  for (const t of bar.querySelectorAll('.lm-TabBar-tab')) {
+    const b = t.getBoundingClientRect();
+    const label = t.querySelector('.lm-TabBar-tabLabel');
+    if (b.right > r.right + 1 || b.bottom > r.bottom + 1 || b.left < r.left - 1
+        || label.scrollWidth > label.clientWidth + 1)
+      out.push(t.textContent.trim());
+  }
+  return out;
+}"""
+
+
+def test_app_in_lab_at_1024_px_wraps_its_tabs(servers, page, screens):
+    from test_lab import SHUT_DOWN_KERNELS, open_and_run_all
+
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        open_and_run_all(page, servers["lab"], "app/classroom")  # file browser open
+        bar = page.locator(".jp-OutputArea-output .widget-tab.ksmlab-app > .lm-TabBar")
+        expect(bar.locator(".lm-TabBar-tab")).to_have_count(5, timeout=TIMEOUT)
+        labels = [t.strip() for t in bar.locator(".lm-TabBar-tabLabel").all_inner_texts()]
+        assert labels[-1] == "Capstone" and len(labels) == 5, labels
+        room = bar.evaluate("b => b.getBoundingClientRect().width")
+        assert room < 700, room  # too narrow for the five tabs in one row
+        assert bar.evaluate(TABS_INSIDE) == []
+        tops = {round(t.bounding_box()["y"]) for t in bar.locator(".lm-TabBar-tab").all()}
+        assert len(tops) > 1, tops  # they wrapped
+        bar.locator(".lm-TabBar-tab", has_text="Capstone").click()
+        expect(page.locator(".jp-OutputArea-output .ksmlab-stepper:visible")).to_have_count(1)
+        screens(page, "lab_1024_app_tabs", bar)
+    finally:
+        page.evaluate(SHUT_DOWN_KERNELS)

@@ -12,9 +12,7 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the chromium fixture then skips (or fails) with the reason
     expect = None
-from stepping import banner, click_schedule, reset, set_fix
-
-from ksmlab import scenarios
+from stepping import textbook_schedule_breaks_then_the_fix_closes_it
 
 pytestmark = pytest.mark.browser
 
@@ -107,20 +105,6 @@ def run_and_check(name, servers, page, screens, textbook):
         screens(page, f"lab_{name}", widget.first if widget.count() else None)
         return
 
-    fix = scenarios.get(scenario).fix
-    schedule = textbook[scenario].schedule
-    stepper = page.locator(".jp-OutputArea-output .ksmlab-stepper").first
-    stepper.scroll_into_view_if_needed()
-    set_fix(stepper, fix, False)
-    reset(stepper)
-    assert click_schedule(stepper, schedule) == ""
-    expect(banner(stepper)).to_contain_text("Property broken after step", timeout=30_000)
-    screens(page, f"lab_{name}", banner(stepper))
-
-    set_fix(stepper, fix, True)
-    refused = click_schedule(stepper, schedule)
-    if refused:
-        assert "refused" in refused and ":" in refused
-    expect(banner(stepper)).not_to_contain_text("Property broken")
-    expect(stepper.locator(".widget-html", has_text="error:")).to_have_count(0)
-    screens(page, f"lab_{name}_fixed", banner(stepper))
+    textbook_schedule_breaks_then_the_fix_closes_it(
+        page, scenario, textbook[scenario].schedule, screens, f"lab_{name}"
+    )

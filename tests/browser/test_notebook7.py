@@ -11,7 +11,7 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the chromium fixture then skips (or fails) with the reason
     expect = None
-from stepping import banner, click_schedule, reset, set_fix
+from stepping import textbook_schedule_breaks_then_the_fix_closes_it
 from test_lab import (
     ALL_PROMPTS_RUN,
     FIX_NOTEBOOKS,
@@ -20,8 +20,6 @@ from test_lab import (
     check_outputs,
     menu,
 )
-
-from ksmlab import scenarios
 
 pytestmark = pytest.mark.browser
 
@@ -70,27 +68,10 @@ def test_notebook_runs_in_notebook7(name, notebook7, page, screens, textbook):
         widgets = page.locator(".jp-OutputArea-output > .jupyter-widgets")
         screens(page, f"nb7_{name}", widgets.first if widgets.count() else None)
         if name == FIX_NOTEBOOK:
-            textbook_schedule_breaks_then_the_fix_closes_it(page, name, screens, textbook)
+            scenario = FIX_NOTEBOOKS[name]
+            textbook_schedule_breaks_then_the_fix_closes_it(
+                page, scenario, textbook[scenario].schedule, screens, f"nb7_{name}"
+            )
     finally:
         page.evaluate(SHUT_DOWN_KERNELS)
 
-
-def textbook_schedule_breaks_then_the_fix_closes_it(page, name, screens, textbook):
-    scenario = FIX_NOTEBOOKS[name]
-    fix = scenarios.get(scenario).fix
-    schedule = textbook[scenario].schedule
-    stepper = page.locator(".jp-OutputArea-output .ksmlab-stepper").first
-    stepper.scroll_into_view_if_needed()
-    set_fix(stepper, fix, False)
-    reset(stepper)
-    assert click_schedule(stepper, schedule) == ""
-    expect(banner(stepper)).to_contain_text("Property broken after step", timeout=30_000)
-    screens(page, f"nb7_{name}_broken", banner(stepper))
-
-    set_fix(stepper, fix, True)
-    refused = click_schedule(stepper, schedule)
-    if refused:
-        assert "refused" in refused
-    expect(banner(stepper)).not_to_contain_text("Property broken")
-    expect(stepper.locator(".widget-html", has_text="error:")).to_have_count(0)
-    screens(page, f"nb7_{name}_fixed", banner(stepper))

@@ -1,7 +1,9 @@
 """The classroom app under Voilà, in a real browser: no code and no developer notes, one
 tab per race named by it and a capstone tab, no request off the machine; each bug's
 textbook schedule breaks the property with the fix off and not with the fix on; the
-explorer finds the race and replays it in a stepper from its first step."""
+explorer finds the race and replays it in a stepper from its first step; the browser
+console shows no warning and no error (no shared-module version warnings: the pins and
+the extension denylist of docs/classroom.md), from loading to the end of the replay."""
 
 import pytest
 
@@ -16,6 +18,13 @@ from ksmlab import scenarios
 pytestmark = pytest.mark.browser
 
 BUGS = scenarios.names()[:4]
+
+
+def console_problems(page):
+    """The console's warnings and errors (and uncaught page errors) so far."""
+    return [m for m in page.console if m.split(":", 1)[0] in ("warning", "error", "pageerror")]
+
+
 TABS = [
     "Fork behind the cursor",
     "Swap-in after the walk",
@@ -39,6 +48,8 @@ def test_classroom_app(servers, page, screens, textbook):
     expect(page.locator(".ksmlab-stepper")).to_have_count(len(TABS))
     expect(page.locator(".ksmlab-explorer")).to_have_count(len(TABS))
     assert page.blocked == [], f"requests off the machine: {page.blocked}"  # Font Awesome
+    assert any(m.startswith("debug: Starting WebSocket") for m in page.console), page.console
+    assert console_problems(page) == [], console_problems(page)
     screens(page, "voila_classroom")
 
     for i, name in enumerate(BUGS):
@@ -78,3 +89,4 @@ def test_classroom_app(servers, page, screens, textbook):
         nxt.click()
     expect(banner(replayed)).to_contain_text("Property broken after step", timeout=60_000)
     screens(page, "voila_explorer_replay", banner(replayed))
+    assert console_problems(page) == [], console_problems(page)
