@@ -360,12 +360,12 @@ class StaleStableNodeSwitch(Scenario):
 
 class MergeAcrossNodesSwitch(Scenario):
     """The story behind the fixes: an administrator runs "echo 2 > run; echo 0 >
-    merge_across_nodes; echo 1 > run" while a process forks, reclaim pushes a KSM page to
-    the swap cache (and frees it later) and a thread faults it back. Migration is left to
-    its own scenario: with it the bound-2 search takes minutes instead of seconds."""
+    merge_across_nodes; echo 1 > run" while a process forks, migration moves one KSM page
+    to the other node, reclaim pushes the other to the swap cache (and frees it later) and
+    a thread faults it back: every actor of the four races at once."""
 
     name = "merge_across_nodes_switch"
-    title = "Capstone: run 2, switch, run 1 - while fork, reclaim and a fault race it"
+    title = "Capstone: run 2, switch, run 1 - while fork, migration, reclaim and a fault race it"
     fix = None
     property = ("while run=2 stands after the unmerge returned, no live mm maps a KSM page; "
                 "the switch never leads to an oops; nothing written is lost; every "
@@ -387,10 +387,12 @@ class MergeAcrossNodesSwitch(Scenario):
     def tasks(self, k):
         w = k.world
         p = k.process("P")
-        k1 = k.page_at(p, self.p1)
+        k0, k1 = k.page_at(p, self.p0), k.page_at(p, self.p1)
+        isolate_lru_page(k0)
         isolate_lru_page(k1)
         return [("F", "P forks child C", dup_mmap(w, p.mm, "C")),
                 ("K", "ksmd: its first batch once run=1", ksmd_first_batch(w)),
+                ("M", "migrate the node-0 KSM page to node 1", migrate_pages(w, k0, 1)),
                 ("R", "reclaim the node-1 KSM page, later free it", kswapd(w, k1, True)),
                 ("T", "a thread of P touches its node-1 page",
                  user_access(w, p.mm.find_vma(self.p1), self.p1, None)),

@@ -27,7 +27,7 @@ HEAD = [
 ]
 FOUND = HEAD + [
     "fixes:     Fixes.none()",
-    "explored:  8 schedules (8 already-seen states skipped), 248 steps, strategy dfs, bound 1",
+    "explored:  4 schedules (0 already-seen states skipped), 276 steps, strategy dfs, bound 1",
     "window:    reached (the fork registered its child while the unmerge walk was in progress)",
     "verdict:   violation found with 1 preemption(s): C@0x7f0000000000 still maps KSM page 0x2 "
     "after run=2 returned",
@@ -43,7 +43,7 @@ FOUND = HEAD + [
 ]
 CLEAN = HEAD + [
     "fixes:     Fixes.all()",
-    "explored:  5 schedules (43 already-seen states skipped), 611 steps, strategy dfs, bound 2",
+    "explored:  36 schedules (2 already-seen states skipped), 945 steps, strategy dfs, bound 2",
     "window:    reached (the fork registered its child while the unmerge walk was in progress)",
     "verdict:   no violation within bound 2",
 ]

@@ -310,7 +310,7 @@ BREAKING = {
     "05.be-the-scheduler": ["R*3 U*9 T", "R*3 U*4 T U*4"],
     "06.be-the-scheduler": ["M*4 U*2 M*2 U*8", "U M*4 U M*2 U*8"],
     "07.be-the-scheduler": ["W*16 R K*5", "W*16 K*3 R K*9"],
-    "08.break-none": ["W*21 R K*5", "T K W F R*3 F W*17"],
+    "08.break-none": ["W*20 M*2 K*5", "T K W F R*3 F W*17"],
     "08.break-one-fix-off": ["W*3 F*2 W*15", "K T F W R*2 F R W*17"],
 }
 
@@ -319,8 +319,8 @@ CLEAN = {
     "05.be-the-scheduler": ("R*3 T U*10", "T's fault completed before the walk had finished P"),
     "06.be-the-scheduler": ("M*6 U*11", "M finished before U took its first step"),
     "07.be-the-scheduler": ("K R W*18 K*12", "R freed the page before merge_across_nodes"),
-    "08.break-none": ("F*2 R*4 T*2 W*24 K*17", "Fork route: C was registered before W"),
-    "08.break-one-fix-off": ("F*2 R*4 T*2 W*25 K*16", "Fork route: C was registered before"),
+    "08.break-none": ("F*2 R*4 T*2 W*24 K*21 M*6", "Fork route: C was registered before W"),
+    "08.break-one-fix-off": ("F*2 R*4 T*2 W*25 K*16 M*2", "Fork route: C was registered before"),
 }
 
 

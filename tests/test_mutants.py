@@ -269,14 +269,14 @@ MUTANTS = [
         "node.kpfn = new.pfn",
         "pass",
         _explore_check("migration_during_break_ksm"),
-        NOTHING + (59, True),
+        NOTHING + (189, True),
         (
             True,
             "M*6 U*5",
             0,
             "invariant keyhole_nodes_alive: page 0x1000000 points at freed "
             "StableNode#3(kpfn=0x1, nid=0, items=0)",
-            2,
+            1,
             False,
         ),
         ("ksmlab.ksm.swap",),
@@ -297,7 +297,7 @@ MUTANTS = [
         "ksm.pages_sharing -= 1",
         "pass",
         _explore_check("fork_behind_unmerge_cursor"),
-        NOTHING + (5, True),
+        NOTHING + (36, True),
         (
             True,
             "U*14 F*2",
@@ -338,7 +338,7 @@ MUTANTS = [
         "ret = yield from handle_mm_fault(w, vma, addr, True)",
         "ret = VM_FAULT_WRITE",
         _explore_check("fork_behind_unmerge_cursor"),
-        NOTHING + (5, True),
+        NOTHING + (36, True),
         (
             True,
             "U*11 F*2",
@@ -355,13 +355,13 @@ MUTANTS = [
         "if ret & VM_FAULT_WRITE:",
         "if True:",
         _explore_check("migration_during_break_ksm"),
-        NOTHING + (59, True),
+        NOTHING + (189, True),
         (
             True,
             "U*6 M*41 U*4",
             1,
             "Q@0x7f0000000000 still maps KSM page 0x1 after run=2 returned",
-            11,
+            16,
             False,
         ),
         ("ksmlab.ksm.merge", "ksmlab.ksm.unmerge"),
@@ -372,13 +372,13 @@ MUTANTS = [
         "if w.fixes.cursor_insertion and ksm.run & KSM_RUN_UNMERGE:",
         "if False:",
         _explore_check("fork_behind_unmerge_cursor"),
-        NOTHING + (5, True),
+        NOTHING + (36, True),
         (
             True,
             "U*3 F*2 U*10",
             1,
             "C@0x7f0000000000 still maps KSM page 0x2 after run=2 returned",
-            8,
+            4,
             False,
         ),
         ("ksmlab.ksm.enter",),
@@ -389,14 +389,14 @@ MUTANTS = [
         "item.stable = False",
         "pass",
         _explore_check("stale_stable_node_switch"),
-        NOTHING + (23, True),
+        NOTHING + (176, True),
         (
             True,
             "W*9",
             0,
             "invariant stable_items_consistent: RmapItem(P@0x7f0000001000 stable) stable flag "
             "disagrees with the stable nodes' lists",
-            4,
+            3,
             False,
         ),
         ("ksmlab.ksm.stable",),
@@ -471,10 +471,10 @@ def test_unmutated_bug_scenarios_are_clean_and_reach_their_window(monkeypatch):
     is explored exhaustively and its race window is reached."""
     fresh_scenarios(monkeypatch)
     for name, schedules in [
-        ("fork_behind_unmerge_cursor", 5),
-        ("swapin_after_unmerge_walk", 20),
-        ("migration_during_break_ksm", 59),
-        ("stale_stable_node_switch", 23),
+        ("fork_behind_unmerge_cursor", 36),
+        ("swapin_after_unmerge_walk", 112),
+        ("migration_during_break_ksm", 189),
+        ("stale_stable_node_switch", 176),
     ]:
         res = ksmlab.explore(name, fixes=Fixes.all(), max_preemptions=2)
         assert (res.found, res.exhaustive, res.window_reached, res.schedules) == (

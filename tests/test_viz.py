@@ -589,13 +589,29 @@ def test_swimlanes_and_schedule_tree_of_each_counterexample_are_readable(name):
     check_readable(viz.draw_schedule_tree(tree))
 
 
+def _runnable_part(name, fixes):
+    """The steps of the textbook schedule (found with the fix off) that can run under
+    ``fixes``: with every fix, the capstone's W takes one step more, and K is still asleep
+    where the schedule wakes it."""
+    sched = ksmlab.Scheduler(name, fixes)
+    steps = []
+    for task in ksmlab.Schedule.parse(textbook(name)):
+        if task not in sched.runnable():
+            break
+        sched.step(task)
+        steps.append(task)
+    sched.close()
+    return " ".join(steps)
+
+
 def test_each_lock_has_one_colour_in_every_swimlane_and_a_legend_names_it():
     from ksmlab.viz.swimlanes import LOCK_KINDS, lock_color, lock_kind
 
     seen = {}  # lock -> colour of its bars, over every scenario's swimlanes
     for name in NAMES:
         for fixes in (buggy(name), Fixes.all()):
-            svg = viz.draw_swimlanes(viz.timeline(name, textbook(name), fixes)).svg()
+            svg = viz.draw_swimlanes(viz.timeline(name, _runnable_part(name, fixes),
+                                                  fixes)).svg()
             bars = re.findall(
                 r'<rect class="ksmlab-lock" [^>]*style="fill:([^;]+);[^>]*><title>'
                 r"\w+ holds ([^<]+?) in steps? \d", svg)
@@ -906,7 +922,13 @@ def test_each_counterexample_marks_exactly_what_is_wrong_in_its_world(name):
     expected = _anomalies(w)
     assert expected, "the counterexample's world shows what broke"
     culprit = culprit_nodes(r.violation)
-    assert culprit == expected, (str(r.violation), culprit)
+    if name == "merge_across_nodes_switch":
+        # the oops stops ksmd at the first stale node it erases (#6, whose page migration
+        # freed); the node of the node-1 KSM page reclaim holds is misplaced too (#7,
+        # in tree 0 after the switch), but ksmd never got to it
+        assert expected - culprit == {"stable:7"} and culprit < expected, culprit
+    else:
+        assert culprit == expected, (str(r.violation), culprit)
     shown = set(viz.memory_graph(w)) | set(viz.trees_graph(w))
     assert culprit <= shown
     # the stepper marks the same boxes in its pictures
@@ -945,4 +967,6 @@ def test_every_drawer_for_every_scenario_promises_its_labels():
         ksm_pages = [n for n in g if g.nodes[n].get("ksm")]
         seen += len(ksm_pages)
         assert all(g.nodes[n]["color"] == "var(--jp-warn-color1, #f57c00)" for n in ksm_pages)
-    assert seen == 3  # one each in bugs 1-3 (C, P and P still map it); none left in 4 and 5
+    # one each in bugs 1-3 (C, P and P still map it) and in the capstone (the node-0 KSM
+    # page migration moved, its stable node stale when ksmd oopses); none left in 4 and 6
+    assert seen == 4

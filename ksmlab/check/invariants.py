@@ -15,26 +15,27 @@ __all__ = ["INVARIANTS", "violations", "first_violation"]
 
 
 def counters_match_trees(w, quiescent):
-    """pages_shared/sharing/unshared and rmap_items count what the structures hold."""
+    """pages_shared/sharing/unshared and rmap_items count what the structures hold (at
+    rest only: a path may have unlinked an item it has yet to free)."""
+    if not quiescent:
+        return None
     ksm = w.ksm
     nodes = ksm.stable_nodes()
     shared = sum(1 for n in nodes if n.hlist)
     stable_items = sum(len(n.hlist) for n in nodes)
     items = list(ksm.rmap_items_of())
     unshared = sum(1 for i in items if i.unstable)
-    if quiescent and ksm.pages_shared != shared:
+    if ksm.pages_shared != shared:
         return Violation(
             f"pages_shared is {ksm.pages_shared} but {shared} stable nodes have rmap_items"
         )
-    if quiescent and ksm.pages_sharing != stable_items - shared:
+    if ksm.pages_sharing != stable_items - shared:
         want = stable_items - shared
         return Violation(f"pages_sharing is {ksm.pages_sharing} but stable items - shared = {want}")
-    if quiescent and ksm.pages_unshared != unshared:
+    if ksm.pages_unshared != unshared:
         return Violation(
             f"pages_unshared is {ksm.pages_unshared} but {unshared} items are unstable"
         )
-    if not quiescent:
-        return None  # a path may have unlinked an item it has yet to free
     if ksm.rmap_items != len(items):
         return Violation(
             f"ksm_rmap_items is {ksm.rmap_items} but {len(items)} rmap_items are on slots"

@@ -31,6 +31,7 @@ class TaskState:
         self.result = None
         self.error = None  # the KernelError or KernelOops it ended with
         self.steps = 0
+        self.key = None  # the state key's description of its frames, kept until it steps
 
     def __str__(self) -> str:
         return self.name
