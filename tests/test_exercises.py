@@ -628,22 +628,28 @@ class Replayed:
                 st["maps"][m] != "migration" for st in self.states[:self.steps_of("U")[-1] + 1]
                 for m in st["maps"]),
             "migration-missed": lambda: True,
+            "migration-window": lambda: any(
+                st["maps"]["P's node-0 mapping"] == "migration" for st in self.states),
+            "migration-none": lambda: all(
+                st["maps"]["P's node-0 mapping"] != "migration" for st in self.states),
             "stale-not-freed": lambda: freed is None,
             "stale-freed-before-switch": lambda: freed is not None and (
                 switched is None or freed < switched),
             "stale-ksmd-first": lambda: freed is not None and switched is not None
             and switched < freed and ksmd is not None and ksmd < freed,
+            "stale-window": lambda: freed is not None and switched is not None
+            and switched < freed and (ksmd is None or ksmd > freed),
             "switch-refused": lambda: bool(self.tasks["W"][1]),
             "closed-routes": lambda: ex.fixes.swapcache_copy_on_fault
-            and ex.fixes.stable_node_removal,
+            and ex.fixes.follow_page_migration_wait and ex.fixes.stable_node_removal,
         }
         return checks[key]()
 
 
-def _check_every_fact(id, limit=None):
+def _check_every_fact(id, bound=1):
     ex = exercises.get(id)
     count = 0
-    for sched in clean_schedules(ex):
+    for sched in clean_schedules(ex, bound):
         facts, advice, _ = ex.clean_run(Schedule.parse(sched))
         assert facts and advice, sched
         rep = Replayed(ex, sched)
@@ -673,11 +679,13 @@ def test_every_fact_of_clean_feedback_holds_in_the_replay(id):
     assert _check_every_fact(id) == CLEAN_WITHIN_BOUND_1[id]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("id", "count"), [("08.break-none", 9344),
-                                           ("08.break-one-fix-off", 13619)])
+# With migration among its six actors the capstone has about 140,000 clean schedules
+# within bound 1 (several minutes each to replay): its facts are checked for every clean
+# schedule without a preemption, the facts they share with 04-07 within bound 1 above.
+@pytest.mark.parametrize(("id", "count"), [("08.break-none", 498),
+                                           ("08.break-one-fix-off", 1200)])
 def test_every_fact_of_clean_capstone_feedback_holds_in_the_replay(id, count):
-    assert _check_every_fact(id) == count
+    assert _check_every_fact(id, bound=0) == count
 
 
 @pytest.mark.parametrize(("id", "workload"), [("09.duplicates-pass2", "duplicates"),

@@ -81,8 +81,10 @@ def test_capstone_dominance_agrees_with_the_exact_cache_at_bound_0(fixes):
     assert dom == exact
 
 
+# every fix, and the fix of the capstone's newest actor (migration) off: about 40-60 s of
+# CPU each with the exact cache; the other fixes off agree too (each about 40 s more)
 @pytest.mark.slow
-@pytest.mark.parametrize("fix", [None, *Fixes.names()])
+@pytest.mark.parametrize("fix", [None, "follow_page_migration_wait"])
 def test_capstone_dominance_agrees_with_the_exact_cache_at_bound_1(fix):
     fixes = Fixes.all() if fix is None else Fixes.all().without(fix)
     _, exact = _outcome("merge_across_nodes_switch", fixes, 1, reduction="exact")
