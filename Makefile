@@ -25,9 +25,10 @@ APP_CULL_INTERVAL ?= 10
 APP_TEMPLATES := $(CURDIR)/notebooks/app/share/jupyter
 # Voila loads every JupyterLab extension installed; Notebook 7's interface switcher is
 # built for JupyterLab 4.6, fails to load on Voila's 4.2 page and is of no use there.
+# (one --...extension_denylist=NAME per item: the "[...]" form is deprecated in traitlets 5)
 APP_DENY := @jupyter-notebook/lab-extension
 APP_OPTIONS = --template=ksmlab \
-	--VoilaConfiguration.extension_denylist="['$(APP_DENY)']" \
+	--VoilaConfiguration.extension_denylist=$(APP_DENY) \
 	--MappingKernelManager.cull_idle_timeout=$(APP_CULL_IDLE) \
 	--MappingKernelManager.cull_interval=$(APP_CULL_INTERVAL) \
 	--MappingKernelManager.cull_connected=False

@@ -696,7 +696,9 @@ def test_memory_maps_have_few_crossings(all_worlds):
     # contents 0 1 2 3 0 1 2 3, merged into 4 KSM pages; busy_root's three processes
     assert counts["demo"] == 0
     assert counts["demo/merged"] == 36
-    assert counts["busy_root/False"] == counts["busy_root/True"] == 22
+    # (frames with one fact a line are taller than the PTE rows, so busy_root's frames sit
+    # less level with their PTEs than with two-line frames: 24 crossings, was 22)
+    assert counts["busy_root/False"] == counts["busy_root/True"] == 24
     assert counts["busy_root/False/run2"] == counts["busy_root/True/run2"] == 21
 
 
@@ -817,7 +819,8 @@ def test_new_pages_are_called_the_same_in_text_and_drawing():
     g = viz.memory_graph(w)
     for page in new:
         assert f"{page.pfn:#x} new " in text
-        assert g.nodes[f"page:{page.pfn:#x}"]["label"].startswith(f"{page.pfn:#x} new")
+        # the drawing puts one fact a line: the pfn, then the same word
+        assert g.nodes[f"page:{page.pfn:#x}"]["label"].split("\n")[:2] == [f"{page.pfn:#x}", "new"]
 
 
 def test_later_areas_are_labelled_as_offsets():

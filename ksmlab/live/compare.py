@@ -270,39 +270,59 @@ class Comparison:
         esc = html.escape
         w = self.workload
         head = ["#", "step", "result"] + [_SHORT[c] for c in COUNTERS] + ["rmap_items/merging"]
+        pad = "padding:0 .3em"
+
+        def th(h, name=None):
+            # a counter's heading reads upwards, so its column is as narrow as its numbers;
+            # the whole sysfs name is its hover title
+            if name is None:
+                return f"<th style='{pad};text-align:left'>{esc(h).replace('/', '/<wbr>')}</th>"
+            return (
+                f"<th title='{esc(name)}' style='{pad};text-align:left;vertical-align:bottom;"
+                f"writing-mode:vertical-rl;transform:rotate(180deg)'>{esc(h)}</th>"
+            )
+
         out = [
             "<div class='ksmlab-live'>",
             f"<p><b>{esc(w.name)}</b>: {esc(w.title)}<br><i>{esc(self.model_label)}; "
             f"{esc(self.label)}</i></p>",
-            # JupyterLab lays tables out fixed, which breaks words mid-word at 1024 px: auto
-            # widths, numbers kept whole, the step text broken between words only
+            # fits JupyterLab's output at 1024 px (about 570 px): auto widths (JupyterLab lays
+            # tables out fixed, which breaks words mid-word), 11.5 px monospace, numbers kept
+            # whole and right-aligned, text left-aligned and broken between words only
             "<div style='overflow-x:auto'><table style='border-collapse:collapse;"
-            "table-layout:auto;font-family:monospace;font-size:90%'>",
-            "<tr>" + "".join(f"<th style='padding:0 .5em'>{esc(h)}</th>" for h in head) + "</tr>",
+            "table-layout:auto;font-family:monospace;font-size:11.5px'>",
+            "<tr>"
+            + "".join(th(h) for h in head[:3])
+            + "".join(th(_SHORT[c], c) for c in COUNTERS)
+            + th(head[-1])
+            + "</tr>",
         ]
         for r in self.rows():
             bad = r["differ"]
 
-            def td(value, field, bad=bad):
-                style = "padding:0 .5em;text-align:right;white-space:nowrap"
+            def td(value, field, bad=bad, left=False):
+                style = f"{pad};" + (
+                    "text-align:left;white-space:normal" if left
+                    else "text-align:right;white-space:nowrap"
+                )
                 if field in bad:
                     style += ";background:#f8c0c0"
                 return f"<td style='{style}'>{esc(value)}</td>"
 
             cells = [
-                f"<td>{r['step'] + 1 if r['step'] >= 0 else 0}</td>",
-                "<td style='padding:0 .5em;min-width:16em;word-break:normal'>"
+                f"<td style='{pad}'>{r['step'] + 1 if r['step'] >= 0 else 0}</td>",
+                f"<td style='{pad};min-width:10em;text-align:left;word-break:normal'>"
                 f"{esc(r['text'])}</td>",
             ]
             for f in ["result", *COUNTERS]:
-                cells.append(td(_cell(r["cells"][f], f in bad), f))
+                cells.append(td(_cell(r["cells"][f], f in bad), f, left=f == "result"))
             procs = []
             for p in r["procs"]:
                 ri = _cell(r["cells"][f"{p}.ksm_rmap_items"], f"{p}.ksm_rmap_items" in bad)
                 mg = _cell(r["cells"][f"{p}.ksm_merging_pages"], f"{p}.ksm_merging_pages" in bad)
                 procs.append(f"{p} {ri}/{mg}" + (" pages≠" if f"{p}.pages" in bad else ""))
             flagged = [f for f in bad if "." in f]
-            cells.append(td(" ".join(procs), flagged[0] if flagged else ""))
+            cells.append(td(" ".join(procs), flagged[0] if flagged else "", left=True))
             out.append("<tr>" + "".join(cells) + "</tr>")
             mr, kr = r["read"]
             if mr is not None:
@@ -310,8 +330,8 @@ class Comparison:
                 if kr is not None and kr != mr:
                     text += " | kernel: " + _contents(kr)
                 out.append(
-                    f"<tr><td></td><td colspan='{len(head) - 1}' style='padding:0 .5em;"
-                    f"color:#555'>{esc(text)}</td></tr>"
+                    f"<tr><td></td><td colspan='{len(head) - 1}' style='{pad};text-align:left;"
+                    f"color:var(--jp-content-font-color2, #555555)'>{esc(text)}</td></tr>"
                 )
         out.append("</table></div>")
         out.append("<pre>" + esc(self.summary()) + "</pre></div>")

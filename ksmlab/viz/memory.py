@@ -6,12 +6,14 @@ Node ids are strings (``mm:P``, ``vma:P:0x7f..``, ``pte:P:0x7f..``, ``swap:1``,
 (its column in the picture); pages also ``nid`` and ``ksm``.
 """
 
+import textwrap
+
 import networkx as nx
 
 from ..mm.page import PageKsm, page_stable_node
 from ..mm.pte import MigrationEntry, Present, SwapEntry
 from .style import COLORS, content_text, page_kind, where
-from .svg import CULPRIT, FONT, INK2, LANE_COLORS, Box, Diagram, text_width
+from .svg import CULPRIT, FONT, INK2, LANE_COLORS, LINE, Box, Diagram, text_width
 
 __all__ = ["memory_graph", "memory_layout", "draw_memory", "draw_graph", "COLUMNS"]
 
@@ -33,7 +35,7 @@ def _page_node(g, w, page):
     else:
         kind, tag = ("page" if word == "anon" else "free_page"), word
     if page.swapcache and ksm:
-        tag += " +swapcache"
+        tag += "\n+swapcache"
     data = content_text(page.content, 11)
     lock = f", locked by {page.lock_owner}" if page.lock_owner is not None else ""
     g.add_node(
@@ -43,8 +45,9 @@ def _page_node(g, w, page):
         nid=page.nid,
         ksm=ksm,
         color=COLORS[kind],
-        label=f"{page.pfn:#x} {tag}\n{data!r}" + ("\nlocked" if lock else ""),
-        title=f"frame pfn {page.pfn:#x} on NUMA node {page.nid}: {tag}, "
+        # one fact a line, so the frame column stays narrow (the map fits 572 px)
+        label=f"{page.pfn:#x}\n{tag}\n{data!r}" + ("\nlocked" if lock else ""),
+        title=f"frame pfn {page.pfn:#x} on NUMA node {page.nid}: {tag.replace(chr(10), ' ')}, "
         f"data {content_text(page.content, 40)!r}, refcount {page.refcount}, "
         f"mapcount {page.mapcount}{lock}",
     )
@@ -98,7 +101,9 @@ def memory_graph(w) -> nx.DiGraph:
                 kind="vma",
                 col=1,
                 color=COLORS["vma"],
-                label=f"{where(mm, v.start)}\n{pages}p n{v.node}" + (" M" if v.mergeable else ""),
+                # "area 2 +0x0" on two lines: the map's columns stay narrow
+                label="\n".join(where(mm, v.start).rsplit(" ", 1))
+                + f"\n{pages}p n{v.node}" + (" M" if v.mergeable else ""),
                 title=f"VMA of {mm.owner} at {where(mm, v.start)}: {pages} pages, "
                 f"memory on node {v.node}" + (", VM_MERGEABLE (M)" if v.mergeable else ""),
             )
@@ -166,7 +171,7 @@ def _pte(g, w, mm, vid, addr, pte):
         kind=kind,
         col=2,
         color=COLORS[kind],
-        label=f"{where(mm, addr).split()[-1]} {text}",
+        label=f"{where(mm, addr).split()[-1]}{' ' if cls is Present else chr(10)}{text}",
         title=f"PTE of {mm.owner} at {where(mm, addr)}: {what}",
     )
     g.add_edge(vid, tid, kind="pte", style="solid")
@@ -260,7 +265,7 @@ def memory_layout(g) -> dict:
 
 TOP = 58  # below the title and the column headings
 GAP = 8
-COL_GAP = 46
+COL_GAP = 32
 MARGIN = 10
 BAND_HEAD = 22  # room above a NUMA node's first frame for its name
 
@@ -322,7 +327,10 @@ def draw_graph(g, title, changed=(), culprit=()) -> Diagram:
     legend = [LEGEND[k] for k in LEGEND if k in styles]
     if legend:
         bottom = max((b.rect[3] for b in boxes.values()), default=TOP) + 22
-        d.text(MARGIN, bottom, "lines: " + "; ".join(legend), size=FONT - 1, color=INK2)
+        right = max(b.rect[2] for b in boxes.values())
+        chars = max(40, int((right - MARGIN) / text_width("x", FONT)))
+        for i, line in enumerate(textwrap.wrap("lines: " + "; ".join(legend), chars)):
+            d.text(MARGIN, bottom + i * FONT * LINE, line, size=FONT, color=INK2)
     d.fit()
     return d
 
@@ -415,4 +423,4 @@ def _node_bands(d, g, boxes):
             radius=4,
             opacity=0.15,
         )
-        d.text(x0 + 4, y0 + 9, f"node {nid}", size=FONT - 1, weight="bold")
+        d.text(x0 + 4, y0 + 9, f"node {nid}", size=FONT, weight="bold")

@@ -204,9 +204,9 @@ def draw_schedule_tree(g, title=None) -> Diagram:
         key += "; more alternatives not shown"
     d = Diagram("schedtree", title, key)
     d.text(8, 14, title, size=FONT + 2, weight="bold")
-    for i, line in enumerate(textwrap.wrap(key, 90)):
-        d.text(8, 34 + i * 15, line, size=FONT - 1, color=INK2)
-    top = 34 + len(textwrap.wrap(key, 90)) * 15
+    for i, line in enumerate(textwrap.wrap(key, 72)):
+        d.text(8, 34 + i * 17, line, size=FONT, color=INK2)
+    top = 34 + len(textwrap.wrap(key, 72)) * 17
     shift = top - TOP + 6
     for b in boxes.values():
         b.y += shift

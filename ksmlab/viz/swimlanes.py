@@ -91,7 +91,7 @@ def draw_swimlanes(tl, title=None) -> Diagram:
         ly = y + ROW
         for lock in rows[t]:
             ly += ROW
-            d.text(left - 8, ly, _cut(lock), anchor="end", color=INK2, size=FONT - 1, title=lock)
+            d.text(left - 8, ly, _cut(lock), anchor="end", color=INK2, size=FONT, title=lock)
         y = ly + ROW + 6
     bottom = y - 6
     for task, lock, a, b in spans:
@@ -135,12 +135,12 @@ def draw_swimlanes(tl, title=None) -> Diagram:
             [(x, ay), (x, ay + (6 if major else 3))], color=INK2, width=1, arrow=False, cls="tick"
         )
         if major:
-            d.text(x, ay + 16, str(i), anchor="middle", color=INK2, size=FONT - 1)
-    d.text(left - 8, ay + 16, "step", anchor="end", color=INK2, size=FONT - 1)
+            d.text(x, ay + 16, str(i), anchor="middle", color=INK2, size=FONT)
+    d.text(left - 8, ay + 16, "step", anchor="end", color=INK2, size=FONT)
     legend = "circle: a step; star: a preemption; bars: locks held" + (":" if kinds else "")
-    d.text(left, ay + 36, legend, color=INK2, size=FONT - 1)
+    d.text(left, ay + 36, legend, color=INK2, size=FONT)
     end = _lock_legend(d, sorted(kinds, key=_kind_order), left, ay + 36 + 20,
-                       max(left + steps * step, left + text_width(legend, FONT - 1)))
+                       max(left + steps * step, left + text_width(legend, FONT)))
     if tl.violation_step is not None:
         x = left + (tl.violation_step - 0.5) * step
         d.line([(x, 28), (x, ay)], color=BAD, width=1.5, dash="5 3", arrow=False, cls="violation")
@@ -165,12 +165,12 @@ def _lock_legend(d, kinds, x0, y, right) -> float:
         return y - 20
     x = x0
     for kind, color in kinds:
-        w = 14 + 4 + text_width(kind, FONT - 1)
+        w = 14 + 4 + text_width(kind, FONT)
         if x > x0 and x + w > right:
             x, y = x0, y + 18
         d.rect(x, y - 5, x + 14, y + 5, color, opacity=0.7, cls="ksmlab-lock-key",
                title=f"bars in this colour: a {kind} held")
-        d.text(x + 18, y, kind, color=INK2, size=FONT - 1)
+        d.text(x + 18, y, kind, color=INK2, size=FONT)
         x += w + 16
     return y
 

@@ -138,8 +138,9 @@ def _add(g, w, kind, tree, item, order, depth):
 
 def trees_layout(g) -> dict:
     """In pixels: the stable trees side by side in a first row of bands, the unstable
-    trees and migrate_nodes in a second; within a band in-order index across, depth
-    down. Returns node -> Box; deterministic."""
+    trees and migrate_nodes in a second, each row wrapped where it would grow wider
+    than WRAP px; within a band in-order index across, depth down. Returns node -> Box;
+    deterministic."""
     boxes = {n: Box(n, 0, 0, g.nodes[n]["label"].split("\n")) for n in g}
     colw = max((b.w for b in boxes.values()), default=0) + H_GAP
     rowh = max((b.h for b in boxes.values()), default=0) + V_GAP
@@ -155,6 +156,10 @@ def trees_layout(g) -> dict:
                 width = 1
             else:
                 width = max(max((g.nodes[n]["order"] for n in members), default=0) + 1, 1)
+            if x0 > MARGIN and x0 + width * colw > MARGIN + WRAP:
+                # too wide for a narrow output (JupyterLab at 1024 px): the next line
+                top += (depth + 1) * rowh + BAND_GAP
+                x0, depth = MARGIN, 0
             for n in members:
                 d = g.nodes[n]
                 if d["kind"] == "root":
@@ -174,6 +179,9 @@ def trees_layout(g) -> dict:
 TOP = 34
 MARGIN = 8
 H_GAP = 14
+#: a row of trees wraps beyond this width, so the picture shrinks into a 572 px output
+#: with its labels at 11 px or more
+WRAP = 640
 V_GAP = 22
 BAND_GAP = 18
 
@@ -222,7 +230,7 @@ def draw_trees_graph(g, title, mode="", changed=(), culprit=()) -> Diagram:
         d.box(b, kind, title_, emph, outline=outline)
     if any(g.nodes[n].get("rb") for n in g):
         bottom = max(b.rect[3] for b in boxes.values()) + 18
-        d.text(MARGIN, bottom, "outline: red-black colour of the node", size=FONT - 1, color=INK2)
+        d.text(MARGIN, bottom, "outline: red-black colour of the node", size=FONT, color=INK2)
     d.fit()
     return d
 

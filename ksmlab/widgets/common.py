@@ -30,7 +30,9 @@ _BANNER = {
 # One style sheet for the stepper, the explorer and the sysfs panel (classes ksmlab-*):
 # text wraps between words, buttons keep their width, disabled buttons and the focus
 # ring keep a 4.5:1 contrast in either theme; the app's tabs keep their whole titles and
-# wrap onto a second row where the output is too narrow for one (JupyterLab at 1024 px).
+# wrap onto a second row where the output is too narrow for one (JupyterLab at 1024 px);
+# drop-downs are as wide as their longest option; on a page wider than 1440 px (a
+# projector) the app's text grows with the width, as its diagrams do, up to 17 px.
 STYLE = """<style>
 .ksmlab-widget .widget-html-content, .ksmlab-widget .widget-html-content pre {
   white-space: normal; overflow-wrap: break-word; word-break: normal; }
@@ -62,6 +64,21 @@ STYLE = """<style>
   height: auto; max-height: none; overflow: visible; }
 .jupyter-widgets.widget-tab.ksmlab-app > .lm-TabBar > .lm-TabBar-content {
   flex-wrap: wrap; row-gap: 2px; }
+.ksmlab-widget .widget-dropdown { width: auto; }
+.ksmlab-widget .widget-dropdown > select { flex: 0 0 auto; width: auto; min-width: 6em;
+  padding-right: 28px; }
+.ksmlab-widget .ksmlab-progress-text .widget-html-content > div {
+  line-height: var(--jp-widgets-inline-height, 28px); white-space: nowrap; }
+@media (min-width: 1441px) {
+  .jupyter-widgets.widget-tab.ksmlab-app {
+    --jp-widgets-font-size: clamp(13px, 0.9vw, 17px);
+    --jp-ui-font-size1: clamp(13px, 0.9vw, 17px);
+    --jp-content-font-size1: clamp(14px, 0.95vw, 18px);
+    --jp-code-font-size: clamp(13px, 0.9vw, 17px);
+    --jp-widgets-inline-height: clamp(28px, 1.95vw, 36px);
+    --jp-widgets-inline-label-width: clamp(80px, 5.5vw, 104px);
+    font-size: var(--jp-widgets-font-size); }
+}
 </style>"""
 
 

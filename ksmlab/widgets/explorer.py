@@ -96,6 +96,7 @@ class ExplorerPanel(Described, W.VBox):
             value=0, min=0, max=100, description="schedules", style=_LABEL
         )
         self.progress_text = W.HTML()
+        self.progress_text.add_class("ksmlab-progress-text")  # level with the bar
         self.stats = W.HTML()
         self.verdict = W.HTML()
         self.table = W.HTML()

@@ -72,9 +72,11 @@ class SysfsPanel(Described, W.VBox):
         self.counters_html = W.HTML()
         self.later_html = W.HTML()
         # drawn at twice its shown size (sharp on any screen), shown 600 px wide at most
-        # and never stretched: the height follows the width
+        # and never stretched: the height follows the width; no side margins, which would
+        # push a 100% wide image past the panel's edge
         self.plot = W.Image(
-            format="png", width="600", layout=W.Layout(max_width="100%", height="auto")
+            format="png", width="600",
+            layout=W.Layout(max_width="100%", height="auto", margin="2px 0"),
         )
         self.write_button.on_click(guarded(self.error, lambda _b: self._show(self.write())))
         self.pass_button.on_click(guarded(self.error, lambda _b: self._show(self.run_pass())))

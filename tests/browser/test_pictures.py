@@ -1,7 +1,11 @@
-"""The diagrams in JupyterLab at 1024 px: inline SVG that shrinks to its output's width,
-but never below the size where its smallest label is 11 px high (then it scrolls); hover
-titles, the stepper's picture following a click, and the colours following the dark
-theme."""
+"""The diagrams in JupyterLab at 1024 px with the file browser open (as on a first
+``make lab``: the notebook's output column is then about 572 px): inline SVG that shrinks
+to its output's width, but never below the size where its smallest label is 11 px high
+(then its figure scrolls), and never cut by an ancestor; hover titles, the stepper's
+picture following a click, and the colours following the dark theme."""
+
+import json
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +13,7 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the chromium fixture then skips (or fails) with the reason
     expect = None
-from test_lab import menu, open_and_run_all
+from test_lab import SHUT_DOWN_KERNELS, menu, open_and_run_all
 
 pytestmark = pytest.mark.browser
 
@@ -38,6 +42,74 @@ INK = """() => {
 }"""
 
 
+# every diagram: its box inside its output's visible width, or its figure scrolling
+# (overflow-x auto, scrollWidth > clientWidth, the figure itself inside the output), and
+# no ancestor between the figure and the notebook that clips it
+FITS_OR_SCROLLS = """() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  return [...panel.querySelectorAll('.jp-OutputArea-output svg.ksmlab-diagram')].map(s => {
+    const fig = s.closest('.ksmlab-figure'), out = s.closest('.jp-OutputArea-output');
+    const r = s.getBoundingClientRect(), f = fig.getBoundingClientRect();
+    const o = out.getBoundingClientRect();
+    const scrolls = getComputedStyle(fig).overflowX === 'auto'
+        && fig.scrollWidth > fig.clientWidth + 1;
+    const inside = (b, c) => b.left >= c.left - 1 && b.right <= c.right + 1;
+    const clippedBy = [];
+    for (let a = fig.parentElement; a && a !== panel; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible'
+          && !inside(f, a.getBoundingClientRect())) clippedBy.push(a.className);
+    }
+    return {id: s.id, shown: r.width, output: o.width, fits: inside(r, o),
+            scrolls: scrolls && inside(f, o), clippedBy,
+            smallest: Math.min(...[...s.querySelectorAll('text')].map(
+                t => t.getBoundingClientRect().height))};
+  });
+}"""
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _with_diagrams():
+    names = []
+    for p in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        if "ksmlab-diagram" in p.read_text():
+            names.append(p.stem)
+    return names
+
+
+def open_file_browser(page):
+    """The left sidebar's file browser, open as on a first ``make lab``."""
+    if not page.locator(".jp-FileBrowser").first.is_visible():
+        page.click('.jp-SideBar [data-id="filebrowser"]')
+    expect(page.locator(".jp-FileBrowser").first).to_be_visible()
+
+
+@pytest.mark.parametrize("name", _with_diagrams())
+def test_every_diagram_fits_or_scrolls_at_1024_px(name, page, servers):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        open_and_run_all(page, servers["lab"], name)
+        open_file_browser(page)
+        page.wait_for_timeout(500)  # the notebook column takes its new width
+        figures = page.evaluate(FITS_OR_SCROLLS)
+        stored = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
+        assert figures, name
+        assert len(figures) >= sum(
+            "".join(o.get("data", {}).get("text/html", "")).count("<svg ")
+            for c in stored["cells"] if c["cell_type"] == "code" for o in c["outputs"]
+        )
+        for f in figures:
+            assert f["output"] < 620, f  # the file browser takes its room
+            # every drawer lays its picture out to fit 572 px with labels at 11 px or more;
+            # a figure that scrolls instead (f["scrolls"]) would hide part of it, and
+            # headless Chromium shows no scrollbar to say so
+            assert f["fits"], f
+            assert f["clippedBy"] == [], f
+            assert f["smallest"] >= 11, f
+    finally:
+        page.evaluate(SHUT_DOWN_KERNELS)
+
+
 def _rgb(css):
     return [float(v) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
 
@@ -45,6 +117,8 @@ def _rgb(css):
 def test_diagrams_in_lab_at_1024_px(page, servers, screens):
     page.set_viewport_size({"width": 1024, "height": 768})
     open_and_run_all(page, servers["lab"], "04_fix_cursor_insertion")
+    open_file_browser(page)
+    page.wait_for_timeout(500)
     figures = page.evaluate(GEOMETRY)
     assert len(figures) >= 8
     for f in figures:
