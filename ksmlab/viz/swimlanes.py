@@ -14,6 +14,10 @@ from .svg import FONT, INK2, Diagram, text_width
 __all__ = ["draw_swimlanes", "lane_of", "lock_kind", "lock_color"]
 
 STEP = 22  # pixels per step; 16 for long traces, so that 40 steps fit in 900 px
+#: the widest lane area at STEP px a step: beyond it steps are 16 px, so that a figure
+#: shrunk to 11 px labels still fits a 572 px output (JupyterLab at 1024 px with its file
+#: browser open)
+FIT = 640
 ROW = 20  # height of a lock bar's row
 LEFT_MAX = 30  # characters of a lock name shown (the hover has it all; titles get 64)
 MARK = "var(--jp-brand-color1, #1976d2)"
@@ -57,7 +61,6 @@ def draw_swimlanes(tl, title=None) -> Diagram:
     """A Timeline as an SVG diagram."""
     title = title or "trace"
     steps = len(tl.events)
-    step = STEP if steps <= 24 else 16
     spans = [s for s in tl.intervals() if s[0] in tl.tasks]
     rows = {t: [] for t in tl.tasks}  # each task's locks get their own row in its lane
     for task, lock, _, _ in spans:
@@ -69,6 +72,7 @@ def draw_swimlanes(tl, title=None) -> Diagram:
     # the lane titles have a row of their own above each lane: only the lock names and
     # the axis name need the left column
     left = 12 + max(text_width(s, FONT) for s in names + ["step"]) + 12
+    step = STEP if left + steps * STEP <= FIT else 16
     d = Diagram(
         "swimlanes",
         title,
