@@ -8,6 +8,7 @@ property they must not break. Used by the stepper, the explorer, the tests and t
 'cursor_insertion'
 """
 
+import io
 import pickle
 
 from .check.violation import Violation, pte
@@ -22,6 +23,7 @@ from .mm.migrate import migrate_pages
 from .mm.page import PAGE_SIZE, PageKsm, page_stable_node
 from .mm.pte import MigrationEntry, Present
 from .mm.vmscan import isolate_lru_page, reclaim_page, shrink_swapcache
+from .switches import Switches
 
 __all__ = ["Scenario", "get", "names", "peek", "ksm_pages_mapped"]
 
@@ -98,6 +100,34 @@ def unmerged_but_mapped(w):
     return None
 
 
+class _Pristine:
+    """A stored initial world: its pickle, with the classes and the frozen switch values
+    (Fixes, Changes) it refers to kept aside and shared by every copy rather than looked
+    up or rebuilt in each (a fifth of the cost of a copy)."""
+
+    def __init__(self, kernel):
+        shared, index = [], {}
+
+        def persistent_id(obj):
+            if isinstance(obj, (type, Switches)):
+                if id(obj) not in index:
+                    index[id(obj)] = len(shared)
+                    shared.append(obj)
+                return index[id(obj)]
+            return None
+
+        out = io.BytesIO()
+        pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.persistent_id = persistent_id
+        pickler.dump(kernel)
+        self.data, self.shared = out.getvalue(), shared
+
+    def copy(self) -> Kernel:
+        unpickler = pickle.Unpickler(io.BytesIO(self.data))
+        unpickler.persistent_load = self.shared.__getitem__
+        return unpickler.load()
+
+
 def _mm(w, owner):
     for mm in w.mms:
         if mm.owner == owner:
@@ -131,9 +161,10 @@ class Scenario:
     def fresh(self, fixes) -> Kernel:
         """The same as ``build``, from a stored copy (the explorer rebuilds it often)."""
         cache = self.__dict__.setdefault("_pristine", {})
-        if fixes not in cache:
-            cache[fixes] = pickle.dumps(self.build(fixes))
-        return pickle.loads(cache[fixes])
+        stored = cache.get(fixes)
+        if stored is None:
+            stored = cache[fixes] = _Pristine(self.build(fixes))
+        return stored.copy()
 
     def setup(self, k):
         raise NotImplementedError

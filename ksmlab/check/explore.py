@@ -284,6 +284,12 @@ class _Search:
         taken)."""
         sched = Scheduler(self.scn, self.fixes)
         memo = {}
+        if self.result.window_reached:  # nothing left for the window to tell
+            step = sched.step
+            for name in prefix:
+                step(name)
+            self.result.steps += len(prefix)
+            return sched, memo
         for name in prefix:
             sched.step(name)
             self.result.steps += 1

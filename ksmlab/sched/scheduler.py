@@ -130,6 +130,7 @@ class Scheduler:
         """Abandon the tasks still running (their cleanup runs against this world, each as
         the current task). Also done when the scheduler is dropped or reset."""
         self._finalizer()
+        self._live = []
 
     def _reset(self):
         if getattr(self, "tasks", None):
@@ -143,6 +144,9 @@ class Scheduler:
         # when the scheduler goes, close its paths properly rather than leaving them to the
         # garbage collector, which would run their cleanup with no current task
         self._finalizer = weakref.finalize(self, _abandon, self.world, list(self.tasks.values()))
+        # the tasks not yet ended, sorted by name: a task ends only in a step (or when the
+        # scheduler is closed), so ``runnable()`` and ``finished`` need not look at the rest
+        self._live = sorted(self.tasks.values(), key=lambda t: t.name)
         self.schedule = Schedule()
         self.trace = Trace()
         self.oops = None
@@ -154,11 +158,12 @@ class Scheduler:
         """Names of the tasks that can take a step, sorted."""
         if self.oops is not None:
             return []
-        return sorted(n for n, t in self.tasks.items() if t.runnable)
+        return [t.name for t in self._live
+                if t.event.__class__ is not Blocked or t.event.ready()]
 
     @property
     def finished(self) -> bool:
-        return all(t.done for t in self.tasks.values()) or self.oops is not None
+        return not self._live or self.oops is not None
 
     @property
     def deadlocked(self) -> bool:
@@ -180,14 +185,16 @@ class Scheduler:
     # -- stepping ----------------------------------------------------------------------
     def step(self, name) -> TraceEvent:
         """Run task ``name`` to its next yield point."""
-        reason = self.why_not(name)
-        if reason:
-            raise ScheduleError(f"step {len(self.schedule) + 1}: {reason}")
-        t = self.tasks[name]
+        t = self.tasks.get(name)
+        if t is None or t.done or self.oops is not None or t.blocked:
+            raise ScheduleError(f"step {len(self.schedule) + 1}: {self.why_not(name)}")
         last = self._last
-        preemption = last is not None and last is not t and last.runnable
-        if preemption:
-            self.preemptions += 1
+        preemption = False
+        if last is not None and last is not t and not last.done:
+            ev = last.event
+            preemption = ev.__class__ is not Blocked or ev.ready()
+            if preemption:
+                self.preemptions += 1
         w = self.world
         w.current = t
         try:
@@ -195,7 +202,7 @@ class Scheduler:
             t.event = ev
             label, detail = ev.label, ev.reason
             if ev.__class__ is Blocked and not ev.ready():
-                detail = f"blocked: {ev.reason}"
+                detail = f"blocked: {detail}"
         except StopIteration as stop:
             t.done, t.result = True, stop.value
             label, detail = "done", "returned" if stop.value is None else f"returned {stop.value!r}"
@@ -209,11 +216,13 @@ class Scheduler:
             label, detail = "OOPS", str(oops)
         finally:
             w.current = None
+        if t.done:
+            self._live.remove(t)
         t.steps += 1
         t.key = None
         self._last = t
-        self.schedule = Schedule._trusted(self.schedule + (name,))
-        ev = TraceEvent(len(self.schedule), name, label, detail, preemption)
+        schedule = self.schedule = tuple.__new__(Schedule, self.schedule + (name,))
+        ev = TraceEvent(len(schedule), name, label, detail, preemption)
         self.trace.append(ev)
         return ev
 
