@@ -5,10 +5,12 @@ import hashlib
 from .changes import Changes
 from .fixes import Fixes
 from .ksm.state import KsmState
-from .mm.page import PageKsm, PhysMem, page_stable_node
+from .mm.page import KsmMapping, PhysMem
 from .mm.swap import SwapSpace
 
 __all__ = ["World"]
+
+_NONE = Changes()  # 3.9: no later change in force
 
 
 class World:
@@ -58,7 +60,7 @@ class World:
         mem = self.mem
         yield f"mem next={mem._next} free={mem._free} serial={self._serial} swap={self.swap._next}"
         yield f"log {len(self.dmesg)} {sorted(self.warned)}"
-        if self.changes != Changes():  # a 3.9 world describes itself as it always did
+        if self.changes != _NONE:  # a 3.9 world describes itself as it always did
             k = self.ksm
             yield (
                 f"changes {self.changes} advisor={k.advisor_mode},{k.advisor_max_cpu},"
@@ -66,13 +68,13 @@ class World:
                 f"{k.advisor_target_scan_time} chains={k.stable_node_chains},"
                 f"{k.stable_node_dups} jiffies={k.jiffies}"
             )
-        for pfn in sorted(mem.frames):
-            p = mem.frames[pfn]
-            if PageKsm(p):
-                node = page_stable_node(p)
+        for pfn, p in sorted(mem.frames.items()):
+            m = p.mapping
+            if m.__class__ is KsmMapping:  # PageKsm(p), page_stable_node(p)
+                node = m.stable_node
                 kind = f"ksm:{node.serial if node else '-'}"
-            elif p.mapping is not None:
-                kind = f"anon:{p.mapping.anon_vma.serial}"
+            elif m is not None:
+                kind = f"anon:{m.anon_vma.serial}"
             else:
                 kind = "none"
             yield (

@@ -47,7 +47,7 @@ def _canon(v, depth=0):
 
 def _shared_seq(v, depth):
     _shared[0] = True
-    return (type(v).__name__,) + tuple(_canon(x, depth) for x in v)
+    return (type(v).__name__, *[_canon(x, depth) for x in v])
 
 
 def _dict(v, depth):
@@ -66,14 +66,14 @@ def _cell(v, depth):
 
 def _function(v, depth):
     _shared[0] = True
-    cells = tuple(_canon(c.cell_contents, depth) for c in (v.__closure__ or ()))
+    cells = tuple([_canon(c.cell_contents, depth) for c in (v.__closure__ or ())])
     return ("fn", v.__qualname__, cells)
 
 
 def _iterator(v, depth):
     _shared[0] = True
     fn, args, *state = v.__reduce__()
-    return ("iter", _canon(args, depth), tuple(_canon(s, depth) for s in state))
+    return ("iter", _canon(args, depth), tuple([_canon(s, depth) for s in state]))
 
 
 def _pte(v, depth):
@@ -87,7 +87,7 @@ def _name_only(v, depth):   # the world and its parts: described by the world te
 
 _PLAIN = frozenset((type(None), int, str, bytes, bool, float))
 _BY_TYPE = {
-    tuple: lambda v, d: ("tuple",) + tuple(_canon(x, d) for x in v),
+    tuple: lambda v, d: ("tuple", *[_canon(x, d) for x in v]),
     list: _shared_seq,
     dict: _dict,
     Page: lambda v, d: ("page", v.pfn),
@@ -117,20 +117,25 @@ _BY_TYPE.update(dict.fromkeys(_ITERATORS, _iterator))
 _BY_TYPE.update(dict.fromkeys(_WHOLE + (_Head, KsmScan, KsmMapping, AnonMapping), _name_only))
 
 
+_NOT_HELD = (types.CodeType, dict, types.ModuleType)  # the code, globals, builtins
+
+
 def _gen(g, depth):
     frame = g.gi_frame
     if frame is None:
         return ("gen", g.__qualname__, "finished")
+    name, qualname, code = g.__name__, g.__qualname__, g.gi_code
     refs = []
-    for r in gc.get_referents(g):
-        if type(r) in (types.CodeType, dict, types.ModuleType) or r is g.gi_frame:
+    for r in gc.get_referents(g):  # what the frame holds: locals and evaluation stack
+        t = type(r)
+        if t in _NOT_HELD or r is frame:
             continue
-        if type(r) is str and r in (g.__name__, g.__qualname__):
+        if t is str and (r == name or r == qualname):
             continue
-        if type(r) is types.FunctionType and r.__code__ is g.gi_code:
+        if t is types.FunctionType and r.__code__ is code:
             continue
-        refs.append(_canon(r, depth))
-    return ("gen", g.__qualname__, frame.f_lasti, tuple(refs))
+        refs.append(r if t in _PLAIN and depth <= 40 else _canon(r, depth))
+    return ("gen", qualname, frame.f_lasti, tuple(refs))
 
 
 def state_key(sched, last=True) -> tuple:
