@@ -277,6 +277,20 @@ def test_scenarios_start_from_the_same_world_every_time():
         assert scn.fresh(Fixes.all()).fingerprint() == scn.build(Fixes.all()).fingerprint()
 
 
+def test_copies_of_a_stored_world_share_only_the_frozen_switches():
+    # the explorer restores the initial world for every prefix it re-runs: what one copy
+    # does must not show in the next, while the Fixes and Changes values are shared
+    scn = scenarios.get("merge_across_nodes_switch")
+    a, b = scn.fresh(Fixes.all()), scn.fresh(Fixes.all())
+    assert a.world is not b.world and a.world.mem is not b.world.mem
+    assert a.world.fixes is b.world.fixes and a.world.changes is b.world.changes
+    assert a.world.ksm.run == b.world.ksm.run == 0
+    a.sysfs.write("run", 2)
+    assert a.world.ksm.run == 2 and b.world.ksm.run == 0
+    assert a.world.fingerprint() != b.world.fingerprint()
+    assert scn.fresh(Fixes.all()).fingerprint() == b.world.fingerprint()
+
+
 def test_facade_and_scheduler_run_the_same_paths():
     # run=2 through the facade and through the scheduler leave identical worlds
     scn = scenarios.get("fork_behind_unmerge_cursor")
