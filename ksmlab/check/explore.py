@@ -284,14 +284,14 @@ class _Search:
         taken)."""
         sched = Scheduler(self.scn, self.fixes)
         memo = {}
+        step = sched._step  # no TraceEvents: the trace makes them if it is ever read
         if self.result.window_reached:  # nothing left for the window to tell
-            step = sched.step
             for name in prefix:
                 step(name)
             self.result.steps += len(prefix)
             return sched, memo
         for name in prefix:
-            sched.step(name)
+            step(name)
             self.result.steps += 1
             self._window(sched, memo)
         return sched, memo
@@ -313,7 +313,7 @@ class _Search:
         return violation
 
     def step(self, sched, memo, name):
-        sched.step(name)
+        sched._step(name)
         self.result.steps += 1
         self._window(sched, memo)
 

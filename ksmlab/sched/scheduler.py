@@ -147,11 +147,31 @@ class Scheduler:
         # the tasks not yet ended, sorted by name: a task ends only in a step (or when the
         # scheduler is closed), so ``runnable()`` and ``finished`` need not look at the rest
         self._live = sorted(self.tasks.values(), key=lambda t: t.name)
-        self.schedule = Schedule()
-        self.trace = Trace()
+        self._steps = []  # the names of the tasks stepped, in order
+        self._events = []  # (task, label, detail, preemption) of each step
+        self._schedule = Schedule()
+        self._trace = Trace()
         self.oops = None
         self.preemptions = 0
         self._last = None
+
+    @property
+    def schedule(self) -> Schedule:
+        """The steps taken so far."""
+        s = self._schedule
+        if len(s) != len(self._steps):
+            s = self._schedule = tuple.__new__(Schedule, self._steps)
+        return s
+
+    @property
+    def trace(self) -> Trace:
+        """The TraceEvents of the steps taken so far, one Trace that grows with them. The
+        events are made when the trace is read: the explorer re-runs most of its steps
+        (``_step``) without ever reading them."""
+        trace, events = self._trace, self._events
+        for i in range(len(trace), len(events)):
+            trace.append(TraceEvent(i + 1, *events[i]))
+        return trace
 
     # -- what can run --------------------------------------------------------------
     def runnable(self) -> list:
@@ -185,9 +205,14 @@ class Scheduler:
     # -- stepping ----------------------------------------------------------------------
     def step(self, name) -> TraceEvent:
         """Run task ``name`` to its next yield point."""
+        self._step(name)
+        return self.trace[-1]
+
+    def _step(self, name) -> None:
+        """``step`` without making its TraceEvent (the trace makes it when read)."""
         t = self.tasks.get(name)
         if t is None or t.done or self.oops is not None or t.blocked:
-            raise ScheduleError(f"step {len(self.schedule) + 1}: {self.why_not(name)}")
+            raise ScheduleError(f"step {len(self._steps) + 1}: {self.why_not(name)}")
         last = self._last
         preemption = False
         if last is not None and last is not t and not last.done:
@@ -221,10 +246,8 @@ class Scheduler:
         t.steps += 1
         t.key = None
         self._last = t
-        schedule = self.schedule = tuple.__new__(Schedule, self.schedule + (name,))
-        ev = TraceEvent(len(schedule), name, label, detail, preemption)
-        self.trace.append(ev)
-        return ev
+        self._steps.append(name)
+        self._events.append((name, label, detail, preemption))
 
     def take(self, schedule):
         """Take the steps of ``schedule`` (a Schedule, its text or a list of task names)
