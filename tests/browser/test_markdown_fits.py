@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM_ARGS, new_page
+from test_lab import SHUT_DOWN_KERNELS
 from test_pictures import open_file_browser
 
 pytestmark = pytest.mark.browser
@@ -107,4 +108,5 @@ def test_markdown_fits_its_cell_at_1024_px(name, learner_browser, servers):
             f"shows {f['shows']} ({f['cut']} px cut off) because of {f['because']} "
             f"{f['text']!r}" for f in result["found"])
     finally:
+        page.evaluate(SHUT_DOWN_KERNELS)  # the kernel opening the notebook started
         page.context.close()
