@@ -380,7 +380,7 @@ def _all_hold(w, quiescent) -> bool:
             cls = pte.__class__
             if cls is Present:
                 page = pte.page
-                if pte.writable and PageKsm(page):
+                if pte.writable and page.mapping.__class__ is KsmMapping:
                     return False
                 pfn = page.pfn
                 if frames.get(pfn) is not page:
