@@ -4,6 +4,10 @@
 Shared by ``Kernel.check()``, the property-based tests and the interleaving explorer.
 ``quiescent=True`` adds the checks that only hold when no kernel path is half-way
 (every reference accounted for by a mapping or the swap cache).
+
+The explorer checks after every step, and nearly always everything holds: so
+:func:`first_violation` and :func:`violations` first decide that in one walk of each
+structure (``_all_hold``), and ask the invariants one by one only when it fails.
 """
 
 from ..mm.page import KsmMapping, PageKsm, page_stable_node
