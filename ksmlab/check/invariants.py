@@ -4,9 +4,13 @@
 Shared by ``Kernel.check()``, the property-based tests and the interleaving explorer.
 ``quiescent=True`` adds the checks that only hold when no kernel path is half-way
 (every reference accounted for by a mapping or the swap cache).
+
+The explorer checks after every step, and nearly always everything holds: so
+:func:`first_violation` and :func:`violations` first decide that in one walk of each
+structure (``_all_hold``), and ask the invariants one by one only when it fails.
 """
 
-from ..mm.page import PageKsm, page_stable_node
+from ..mm.page import KsmMapping, PageKsm, page_stable_node
 from ..mm.pte import MigrationEntry, Present, SwapEntry
 from .violation import Violation, swap_slot
 from .violation import pte as pte_of
@@ -248,6 +252,8 @@ INVARIANTS = (
 
 def violations(w, quiescent=True):
     """Every broken invariant as (name, Violation)."""
+    if _all_hold(w, quiescent):
+        return []
     out = []
     for inv in INVARIANTS:
         msg = inv(w, quiescent)
@@ -258,8 +264,155 @@ def violations(w, quiescent=True):
 
 def first_violation(w, quiescent=True):
     """The first broken invariant as (name, Violation), or None."""
+    if _all_hold(w, quiescent):
+        return None
     for inv in INVARIANTS:
         msg = inv(w, quiescent)
         if msg is not None:
             return inv.__name__, msg
     return None
+
+
+def _all_hold(w, quiescent) -> bool:
+    """Whether every invariant holds, decided in one walk of each structure (the stable
+    trees, the rmap_lists, the page tables, the frames, the swap slots) rather than one
+    walk per invariant: True only if each of :data:`INVARIANTS` would return None. It
+    answers False at the first condition that fails; the invariants themselves then say
+    which broke and how, in their order. The explorer asks after every step, and nearly
+    always everything holds."""
+    ksm = w.ksm
+    # the stable trees and migrate_nodes: stable_nodes_in_one_place, and the nodes
+    # (``stable_nodes()``, as a set) and their rmap_items the others look up
+    by_nid = w.fixes.stable_node_removal
+    seen = set()
+    nodes = []
+    chains = False
+    for i, tree in enumerate(ksm.root_stable_tree):
+        n = tree.rb_node  # rb_first(), then rb_next() in line
+        if n is not None:
+            while n.rb_left is not None:
+                n = n.rb_left
+        while n is not None:
+            key = id(n)
+            if key in seen or n.tree is not tree or n.exiled or by_nid and n.nid != i:
+                return False
+            seen.add(key)
+            if n.dups is None:
+                nodes.append(n)
+            else:
+                chains = True
+                nodes.extend(n.dups)
+            child = n.rb_right
+            if child is not None:
+                while child.rb_left is not None:
+                    child = child.rb_left
+                n = child
+            else:
+                parent = n.rb_parent
+                while parent is not None and n is parent.rb_right:
+                    n, parent = parent, parent.rb_parent
+                n = parent
+    for n in ksm.migrate_nodes:
+        key = id(n)
+        if key in seen or not n.exiled:
+            return False
+        seen.add(key)
+        nodes.append(n)
+    if w.changes.stable_node_chains:
+        if stable_node_chains_consistent(w, quiescent) is not None:
+            return False
+    elif chains or ksm.stable_node_chains or ksm.stable_node_dups:
+        return False
+    live = set()
+    on_nodes = set()
+    shared = stable_items = 0
+    for n in nodes:
+        live.add(id(n))
+        hlist = n.hlist
+        if hlist:
+            shared += 1
+            stable_items += len(hlist)
+            on_nodes.update(map(id, hlist))
+    # the mm_slot list: stable_items_consistent, rmap_lists_sorted, the counters
+    slots_hash = ksm.mm_slots_hash
+    items = unshared = 0
+    for slot in ksm.mm_list:
+        mm = slot.mm
+        if slots_hash.get(mm) is not slot or not mm.vm_mergeable:
+            return False
+        last = None
+        merging = 0
+        for item in slot.rmap_list:
+            addr = item.address
+            if last is not None and addr <= last:
+                return False
+            last = addr
+            if item.stable:
+                if item.unstable or id(item) not in on_nodes:
+                    return False
+                merging += 1
+            elif quiescent:
+                if id(item) in on_nodes:
+                    return False
+                if item.unstable:
+                    unshared += 1
+        if quiescent:
+            n = len(slot.rmap_list)
+            if mm.ksm_rmap_items != n or mm.ksm_merging_pages != merging:
+                return False
+            items += n
+    if len(slots_hash) != len(ksm.mm_list):
+        return False
+    cur = ksm.ksm_scan.mm_slot
+    if cur is not ksm.head and cur not in ksm.mm_list:
+        return False
+    if quiescent and (
+        ksm.pages_shared != shared
+        or ksm.pages_sharing != stable_items - shared
+        or ksm.pages_unshared != unshared
+        or ksm.rmap_items != items
+    ):
+        return False
+    if unstable_tree_consistent(w, quiescent) is not None:
+        return False
+    # the page tables: ksm_pages_read_only, and what page_references counts
+    frames = w.mem.frames
+    maps = {}
+    swaps = {}
+    for mm in w.mms:
+        for pte in mm.ptes.values():
+            cls = pte.__class__
+            if cls is Present:
+                page = pte.page
+                if pte.writable and page.mapping.__class__ is KsmMapping:
+                    return False
+                pfn = page.pfn
+                if frames.get(pfn) is not page:
+                    return False
+                maps[pfn] = maps.get(pfn, 0) + 1
+            elif cls is SwapEntry:
+                entry = pte.entry
+                swaps[entry] = swaps.get(entry, 0) + 1
+            elif cls is MigrationEntry and quiescent:
+                return False
+    # the frames: keyhole_nodes_alive and page_references
+    for pfn, page in frames.items():
+        mapping = page.mapping
+        if mapping.__class__ is KsmMapping:
+            node = mapping.stable_node
+            if node is not None and id(node) not in live:
+                return False
+        if page.mapcount != maps.get(pfn, 0):
+            return False
+        if quiescent and (
+            page.refcount != page.mapcount + (1 if page.swapcache else 0)
+            or page.lock_owner is not None
+        ):
+            return False
+    for entry, slot in w.swap.slots.items():
+        if slot.count != swaps.get(entry, 0):
+            return False
+        page = slot.page
+        if page is not None and (not page.swapcache or page.swap_entry != entry):
+            return False
+    return True
