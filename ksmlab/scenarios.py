@@ -100,16 +100,21 @@ def unmerged_but_mapped(w):
     return None
 
 
+_IMMUTABLE = (type, str, bytes, Switches)
+
+
 class _Pristine:
-    """A stored initial world: its pickle, with the classes and the frozen switch values
-    (Fixes, Changes) it refers to kept aside and shared by every copy rather than looked
-    up or rebuilt in each (a fifth of the cost of a copy)."""
+    """A stored initial world: its pickle, with what in it can never change (classes,
+    strings, bytes, the frozen Fixes and Changes) kept aside and shared by every copy
+    rather than looked up or rebuilt in each; each such object is still one object in
+    every copy, as in the world stored. A copy of the capstone's world takes about 54 us,
+    77 us from a plain pickle."""
 
     def __init__(self, kernel):
         shared, index = [], {}
 
         def persistent_id(obj):
-            if isinstance(obj, (type, Switches)):
+            if isinstance(obj, _IMMUTABLE):
                 if id(obj) not in index:
                     index[id(obj)] = len(shared)
                     shared.append(obj)
