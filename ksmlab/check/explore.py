@@ -11,7 +11,8 @@ search.
 
 Snapshots by ``os.fork()`` at branch points were measured and not kept: a fork and its
 child's copy-on-write faults cost about 2.8 ms on a 40 MB process, while re-running a
-30-step prefix costs about 0.55 ms.
+30-step prefix of the capstone costs about 0.17 ms (a copy of the stored initial world,
+about 55 us, then 30 steps that make no TraceEvent).
 """
 
 import hashlib
