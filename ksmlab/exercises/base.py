@@ -535,7 +535,7 @@ class ScheduleExercise(Exercise):
     address) pairs); ``story(record)`` returns the facts of that run worth telling and the
     keys of the text's ``advice`` that apply, and the feedback states exactly those facts.
     A breaking schedule's feedback compares its preemptions with the explorer's shortest,
-    unless ``tell_shortest`` is False."""
+    and the solution gives that count, unless ``tell_shortest`` is False."""
 
     kind = "schedule"
 
@@ -696,8 +696,9 @@ class ScheduleExercise(Exercise):
                 if violation_of(self.scenario, s) is not None:
                     return ""
         except ScheduleError as err:
-            return (f" With every fix on, the same steps cannot even be taken ({err}): the "
-                    "fix changes what can happen.")
+            return (f" With every fix on, the same steps cannot all be taken ({err}): the "
+                    "fixed code takes other steps (a task may need more of them, or wait), so the "
+                    "same clicks no longer line up.")
         finally:
             s.close()
         return " With every fix on, the same schedule runs clean."
@@ -728,7 +729,8 @@ class ScheduleExercise(Exercise):
                    f"happened so far:\n\n{told}\n\nPlay the remaining steps too.")
             return Feedback(False, msg, mistake="unfinished", facts=facts)
         msg = f"This schedule runs clean: nothing is broken. What happened:\n\n{told}\n\n"
-        msg += " ".join(self._words(key, "advice") for key in advice)
+        # one paragraph per route (the capstone's clean runs get advice on several)
+        msg += "\n\n".join(self._words(key, "advice") for key in advice)
         return Feedback(False, msg, mistake="clean", facts=facts)
 
     def _typical_answers(self) -> list:
@@ -759,8 +761,9 @@ class ScheduleExercise(Exercise):
 
     def _solution_text(self) -> str:
         ce = self._expected()
-        return (f"**A breaking schedule** (the explorer's shortest, {ce.preemptions} "
-                f"preemption(s)): `{ce.schedule}`\n\n"
+        which = (f"the explorer's shortest, {ce.preemptions} preemption(s)"
+                 if self.tell_shortest else "one the explorer found")
+        return (f"**A breaking schedule** ({which}): `{ce.schedule}`\n\n"
                 f"It breaks the property with: {ce.violation}\n\n{self.explanation}\n\n"
                 f"Replay it:\n\n```python\n{self.replay_call(ce.schedule)}\n```\n\n"
                 f"```\n{ce.trace}\n```")

@@ -54,6 +54,8 @@ def _fork_advice(rec, mapping="P's mapping"):
         return "fork-unfinished"
     if run2 is None or reg < run2:
         return "fork-before"
+    if rec.snaps[reg - 1]["run"] != 2:  # the script had moved on (the capstone's run=1)
+        return "fork-run2-over"
     if rec.snaps[reg - 1]["pte"][mapping] != "ksm":
         return "fork-after"
     return "fork-window"
