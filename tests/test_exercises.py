@@ -381,6 +381,16 @@ def test_capstone_fork_after_the_script_is_not_called_a_fork_during_the_walk():
     assert "while the walk was under way and P still mapped" not in fb.message
 
 
+def test_capstone_swapin_after_the_script_is_not_called_the_window():
+    # T faults P's node-1 page back after W set run back to 1: allowed, not the race
+    fb = exercises.get("08.break-none").check("M*6 K R*3 W*20 K*17 W F*2 T*2")
+    assert fb.mistake == "clean"
+    assert "- step 30 (W): run was set to 1" in fb.message
+    assert "- when T first ran (step 51), P's node-1 mapping was a swap entry" in fb.message
+    assert "Swap-in route: T's fault completed after W had set run back to 1" in fb.message
+    assert "look at what it mapped" not in fb.message
+
+
 def test_capstone_stale_window_without_an_oops_is_not_called_the_race_window():
     # R frees its page between the switch and ksmd's pass, and the run stays clean: the
     # feedback must not tell the learner that this was the race window
@@ -683,7 +693,10 @@ class Replayed:
             "swapin-before-walk": lambda: self.before(t[0])["maps"][swap_map] == "swap",
             "swapin-window": lambda: self.before(t[0])["maps"][swap_map] == "swap" and any(
                 self.before(i)["cursor"] == "P" != self.after(i)["cursor"]
-                and self.after(i)["run"] == 2 for i in range(1, t[-1])),
+                and self.after(i)["run"] == 2 for i in range(1, t[-1]))
+            and self.after(t[-1])["run"] == 2,
+            "swapin-run2-over": lambda: self.before(t[0])["maps"][swap_map] == "swap"
+            and self.after(t[-1])["run"] != 2,
             "fork-window": lambda: reg is not None and run2 is not None and run2 < reg
             and self.before(reg)["run"] == 2 and self.before(reg)["maps"][fork_map] == "ksm",
             "fork-run2-over": lambda: reg is not None and run2 is not None and run2 < reg

@@ -70,6 +70,8 @@ def _swapin_advice(rec, mapping="P's mapping"):
     passed = rec.passed_step("P")
     if passed is None or passed > done:
         return "swapin-before-walk"
+    if rec.snaps[done]["run"] != 2:  # the script had moved on (the capstone's run=1)
+        return "swapin-run2-over"
     return "swapin-window"
 
 
