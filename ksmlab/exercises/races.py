@@ -271,8 +271,10 @@ def _nb07():
 def _nb08():
     nb = "08_capstone"
     return [
+        # 08.shortest asks for the shortest: neither the feedback nor the solution tells
         ScheduleExercise("08.break-none", nb, CAPSTONE, Fixes.none(), watch_capstone,
-                         story_capstone, tell_shortest=False),  # 08.shortest asks for it
+                         story_capstone, tell_shortest=False,
+                         solution_from=without("cursor_insertion")),
         ScheduleExercise("08.break-one-fix-off", nb, CAPSTONE, without("cursor_insertion"),
                          watch_capstone, story_capstone),
         NumericExercise(
