@@ -140,7 +140,7 @@ SPECIFIC = [
     ("05.mapped-after", 0, "fault-copies", "maps the KSM page itself"),
     ("07.nodes-left", (0, 0), "nodes-vanish", "swap cache keeps"),
     ("07.nodes-left", (1, 1), "shared-counts-nodes", "*with rmap_items*"),
-    ("08.shortest", 1, "needs-interleaving", "needs no interleaving"),
+    ("08.shortest", 1, "needs-interleaving", "Not every race needs an interleaving"),
 ]
 
 
@@ -283,7 +283,8 @@ def test_solution_hidden_until_asked(id):
     assert ex.revealed
     assert sol._repr_markdown_() == sol
     if ex.kind == "schedule":
-        ce = ex._expected()
+        ce = ex._solution_run()  # the explorer's shortest, unless solution_from says
+        assert ex.check(ce.schedule).correct
         assert ce.schedule in sol and "ksmlab.replay(" in sol
         assert ex.replay_call(ce.schedule) in sol
     else:
@@ -338,6 +339,82 @@ def test_scheduler_accepts_any_breaking_schedule(id):
     # the capstone's first exercise does not tell what 08.shortest asks
     told = "the shortest breaking schedules have" in ex.check(first).message
     assert told == (id != "08.break-none")
+
+
+def test_capstone_first_exercise_keeps_the_shortest_for_08_shortest():
+    """08.shortest asks how many preemptions the shortest breaking schedule needs: the
+    first exercise's hints, explanation and solution must not tell, the second one's
+    solution still does."""
+    ex = exercises.get("08.break-none")
+    shortest = ex._expected()
+    for words in (*ex.hints, ex.explanation):
+        assert "no preemption" not in words.lower() and str(shortest.schedule) not in words
+    sol = ex.solution()
+    assert "preemption(s)" not in sol and "one the explorer found" in sol
+    # the explorer's shortest with only cursor_insertion off, which breaks it here too
+    assert str(shortest.schedule) not in sol and "`W*3 F*2 W*15`" in sol
+    assert "maps KSM page 0x2 while run=2 stands" in sol
+    assert "fixes=Fixes.none())" in sol and ex.check("W*3 F*2 W*15").correct
+    other = exercises.get("08.break-one-fix-off")
+    assert f"the explorer's shortest, {other._expected().preemptions} preemption(s)" in (
+        other.solution())
+    # the last hint is a schedule that breaks the property
+    last = ex.hints[-1]
+    assert last == "Click Step W twice, then Run F until blocked, then Run W until blocked."
+    assert ex.check("W*2 F*").correct is False  # F alone to its end does not break it yet
+    assert ex.check("W*2 F*2 W*").correct
+
+
+def test_capstone_clean_run_gives_each_route_its_own_paragraph():
+    fb = exercises.get("08.break-none").check("F*2 R*4 T*2 W*24 K*21 M*6")
+    assert fb.mistake == "clean"
+    advice = fb.message.split("What happened:", 1)[1].split("\n\n")[2:]
+    assert [a.split(":", 1)[0] for a in advice] == [
+        "Fork route", "Swap-in route", "Migration route", "Stale-node route"]
+
+
+def test_capstone_fork_after_the_script_is_not_called_a_fork_during_the_walk():
+    # W's script to its end, ksmd merges P's node-0 page again, and only then F forks:
+    # C sees the KSM page, but the walk is long over
+    ex = exercises.get("08.break-none")
+    fb = ex.check("W*20 K*21 M*6 R F*2 T")
+    assert fb.mistake == "clean"
+    assert "- step 50 (F): C was registered with KSM" in fb.message
+    assert "- step 19 (W): run was set to 1" in fb.message
+    assert "Fork route: C was registered after W had set run back to 1" in fb.message
+    assert "while the walk was under way and P still mapped" not in fb.message
+
+
+def test_capstone_swapin_after_the_script_is_not_called_the_window():
+    # T faults P's node-1 page back after W set run back to 1: allowed, not the race
+    fb = exercises.get("08.break-none").check("M*6 K R*3 W*20 K*17 W F*2 T*2")
+    assert fb.mistake == "clean"
+    assert "- step 30 (W): run was set to 1" in fb.message
+    assert "- when T first ran (step 51), P's node-1 mapping was a swap entry" in fb.message
+    assert "Swap-in route: T's fault completed after W had set run back to 1" in fb.message
+    assert "look at what it mapped" not in fb.message
+
+
+def test_capstone_stale_window_without_an_oops_is_not_called_the_race_window():
+    # R frees its page between the switch and ksmd's pass, and the run stays clean: the
+    # feedback must not tell the learner that this was the race window
+    fb = exercises.get("08.break-none").check("W*20 R K*21 M*6 F*2 T")
+    assert fb.mistake == "clean"
+    assert "- step 21: R finished" in fb.message and "- step 19 (W): merge_across_nodes" in (
+        fb.message)
+    assert "the race window" not in fb.message
+    assert "yet no search of ksmd's passed through that stale node" in fb.message
+
+
+def test_replay_with_the_fixes_says_why_the_same_clicks_do_not_line_up():
+    # W's script takes 20 steps before the fixes and 22 with them (stable node removal
+    # walks the stable nodes), so K's steps come while run=1 is not yet written
+    fb = exercises.get("08.break-none").check("W*20 M*2 K*5")
+    assert fb.correct
+    assert ("With every fix on, the same steps cannot all be taken (step 24: task K is "
+            "blocked at ksm_scan_thread:wait_event") in fb.message
+    assert "the fixed code takes other steps" in fb.message
+    assert "changes what can happen" not in fb.message
 
 
 @pytest.mark.parametrize("id", sorted(BREAKING))
@@ -620,9 +697,14 @@ class Replayed:
             "swapin-before-walk": lambda: self.before(t[0])["maps"][swap_map] == "swap",
             "swapin-window": lambda: self.before(t[0])["maps"][swap_map] == "swap" and any(
                 self.before(i)["cursor"] == "P" != self.after(i)["cursor"]
-                and self.after(i)["run"] == 2 for i in range(1, t[-1])),
+                and self.after(i)["run"] == 2 for i in range(1, t[-1]))
+            and self.after(t[-1])["run"] == 2,
+            "swapin-run2-over": lambda: self.before(t[0])["maps"][swap_map] == "swap"
+            and self.after(t[-1])["run"] != 2,
             "fork-window": lambda: reg is not None and run2 is not None and run2 < reg
-            and self.before(reg)["maps"][fork_map] == "ksm",
+            and self.before(reg)["run"] == 2 and self.before(reg)["maps"][fork_map] == "ksm",
+            "fork-run2-over": lambda: reg is not None and run2 is not None and run2 < reg
+            and self.before(reg)["run"] != 2,
             "migration-before-walk": lambda: self.steps_of("M")[-1] < self.steps_of("U")[0],
             "migration-after-walk": lambda: all(
                 st["maps"][m] != "migration" for st in self.states[:self.steps_of("U")[-1] + 1]

@@ -535,15 +535,19 @@ class ScheduleExercise(Exercise):
     address) pairs); ``story(record)`` returns the facts of that run worth telling and the
     keys of the text's ``advice`` that apply, and the feedback states exactly those facts.
     A breaking schedule's feedback compares its preemptions with the explorer's shortest,
-    unless ``tell_shortest`` is False."""
+    and the solution gives that count, unless ``tell_shortest`` is False. The solution shows
+    the explorer's shortest, or with ``solution_from`` the shortest under those fixes
+    (which must break the property under ``fixes`` too), so that it need not show what a
+    later exercise asks."""
 
     kind = "schedule"
 
     def __init__(self, id, notebook, scenario, fixes, watch, story, fmt=None, text=None,
-                 tell_shortest=True):
+                 tell_shortest=True, solution_from=None):
         from .. import scenarios
 
         self.tell_shortest = tell_shortest  # False where a later exercise asks for it
+        self.solution_from = solution_from  # fixes whose shortest the solution shows
         self.scenario = scenarios.get(scenario)
         self.fixes = fixes
         self._watch = watch
@@ -696,8 +700,9 @@ class ScheduleExercise(Exercise):
                 if violation_of(self.scenario, s) is not None:
                     return ""
         except ScheduleError as err:
-            return (f" With every fix on, the same steps cannot even be taken ({err}): the "
-                    "fix changes what can happen.")
+            return (f" With every fix on, the same steps cannot all be taken ({err}): the "
+                    "fixed code takes other steps (a task may need more of them, or wait), so the "
+                    "same clicks no longer line up.")
         finally:
             s.close()
         return " With every fix on, the same schedule runs clean."
@@ -728,7 +733,8 @@ class ScheduleExercise(Exercise):
                    f"happened so far:\n\n{told}\n\nPlay the remaining steps too.")
             return Feedback(False, msg, mistake="unfinished", facts=facts)
         msg = f"This schedule runs clean: nothing is broken. What happened:\n\n{told}\n\n"
-        msg += " ".join(self._words(key, "advice") for key in advice)
+        # one paragraph per route (the capstone's clean runs get advice on several)
+        msg += "\n\n".join(self._words(key, "advice") for key in advice)
         return Feedback(False, msg, mistake="clean", facts=facts)
 
     def _typical_answers(self) -> list:
@@ -757,10 +763,30 @@ class ScheduleExercise(Exercise):
         finally:
             s.close()
 
+    def _solution_run(self):
+        """The counterexample the solution shows (see the class docstring)."""
+        if self.solution_from is None:
+            return self._expected()
+        from ..check.explore import Counterexample, explore
+
+        def run():
+            found = explore(self.scenario, fixes=self.solution_from).counterexample
+            rep = _replay(self.scenario.name, found.schedule, fixes=self.fixes)
+            rep.scheduler.close()
+            if rep.violation is None:
+                raise RuntimeError(f"{self.id}: {found.schedule} does not break the property "
+                                   f"under {self.fixes}")
+            return Counterexample(self.scenario, self.fixes, rep.schedule, rep.violation,
+                                  rep.trace, rep.preemptions)
+
+        return self._memo("solution", run)
+
     def _solution_text(self) -> str:
-        ce = self._expected()
-        return (f"**A breaking schedule** (the explorer's shortest, {ce.preemptions} "
-                f"preemption(s)): `{ce.schedule}`\n\n"
+        ce = self._solution_run()
+        which = (f"the explorer's shortest, {ce.preemptions} preemption(s)"
+                 if self.tell_shortest and self.solution_from is None
+                 else "one the explorer found")
+        return (f"**A breaking schedule** ({which}): `{ce.schedule}`\n\n"
                 f"It breaks the property with: {ce.violation}\n\n{self.explanation}\n\n"
                 f"Replay it:\n\n```python\n{self.replay_call(ce.schedule)}\n```\n\n"
                 f"```\n{ce.trace}\n```")

@@ -54,6 +54,8 @@ def _fork_advice(rec, mapping="P's mapping"):
         return "fork-unfinished"
     if run2 is None or reg < run2:
         return "fork-before"
+    if rec.snaps[reg - 1]["run"] != 2:  # the script had moved on (the capstone's run=1)
+        return "fork-run2-over"
     if rec.snaps[reg - 1]["pte"][mapping] != "ksm":
         return "fork-after"
     return "fork-window"
@@ -68,6 +70,8 @@ def _swapin_advice(rec, mapping="P's mapping"):
     passed = rec.passed_step("P")
     if passed is None or passed > done:
         return "swapin-before-walk"
+    if rec.snaps[done]["run"] != 2:  # the script had moved on (the capstone's run=1)
+        return "swapin-run2-over"
     return "swapin-window"
 
 
@@ -267,8 +271,10 @@ def _nb07():
 def _nb08():
     nb = "08_capstone"
     return [
+        # 08.shortest asks for the shortest: neither the feedback nor the solution tells
         ScheduleExercise("08.break-none", nb, CAPSTONE, Fixes.none(), watch_capstone,
-                         story_capstone, tell_shortest=False),  # 08.shortest asks for it
+                         story_capstone, tell_shortest=False,
+                         solution_from=without("cursor_insertion")),
         ScheduleExercise("08.break-one-fix-off", nb, CAPSTONE, without("cursor_insertion"),
                          watch_capstone, story_capstone),
         NumericExercise(
