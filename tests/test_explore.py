@@ -376,3 +376,23 @@ def test_a_violation_is_its_message_with_the_objects_it_names():
     assert len({v, again, str(v)}) == 1
     with pytest.raises(TypeError, match="cannot name int objects"):
         Violation("x", [3])
+
+
+def test_drain_reports_each_schedule_and_stops_where_told():
+    """drain() is explore()'s loop: the reports it passes on are the schedules counted,
+    in order, and a stop() that comes true closes the search there."""
+    from ksmlab.check.explore import drain, explore_steps
+
+    name = "swapin_after_unmerge_walk"
+    fixes = Fixes.all().without("swapcache_copy_on_fault")
+    reports = []
+    result = drain(explore_steps(name, fixes=fixes), reports.append)
+    direct = ksmlab.explore(name, fixes=fixes)
+    assert result.schedules == direct.schedules and result.steps == direct.steps
+    assert [r[0] for r in reports] == list(range(1, result.schedules + 1))
+
+    steps = explore_steps(name, fixes=fixes)
+    seen = []
+    assert drain(steps, seen.append, lambda: len(seen) == 1) is None
+    assert seen == [reports[0]]
+    assert steps.gi_frame is None  # closed

@@ -11,7 +11,7 @@ reported with how far it got."""
 import time
 
 from .. import scenarios
-from ..check.explore import explore_steps
+from ..check.explore import drain, explore_steps
 from ..fixes import Fixes
 
 __all__ = ["TARGETS", "LIMIT", "rows", "report"]
@@ -24,18 +24,13 @@ LIMIT = 300.0  # CPU seconds after which a run is stopped
 def _run(name, fixes, kind, bound=2, reduction="dominance", limit=LIMIT):
     cpu0, t0 = time.process_time(), time.perf_counter()
     steps = explore_steps(name, fixes=fixes, max_preemptions=bound, reduction=reduction)
-    res, seen = None, (0, 0)
-    while True:
-        try:
-            report = next(steps)
-        except StopIteration as done:
-            res = done.value
-            break
-        if report is not None:
-            seen = report
-        if time.process_time() - cpu0 > limit:
-            steps.close()
-            break
+    seen = (0, 0)  # the latest (schedules, bound), for a run that is stopped
+
+    def note(report):
+        nonlocal seen
+        seen = report
+
+    res = drain(steps, note, lambda: time.process_time() - cpu0 > limit)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     if name == CAPSTONE and kind == "prove":
         target = TARGETS["capstone3" if bound == 3 else "capstone"]

@@ -29,6 +29,7 @@ from .violation import Violation
 __all__ = [
     "explore",
     "explore_steps",
+    "drain",
     "replay",
     "ExploreResult",
     "Counterexample",
@@ -420,14 +421,7 @@ def explore(
         raise TypeError(f"progress must be callable or None, not {type(progress).__name__}")
     steps = explore_steps(scenario, fixes, max_preemptions, strategy, seed, max_schedules,
                           cache, reduction)
-    while True:
-        try:
-            report = next(steps)
-        except StopIteration as done:
-            result = done.value
-            break
-        if report is not None and progress is not None:
-            progress(*report)
+    result = drain(steps, None if progress is None else lambda report: progress(*report))
     if progress is not None:
         progress(result.schedules, result.bound)
     return result
@@ -479,11 +473,24 @@ def end_states(scenario, fixes, max_preemptions, cache=True, reduction="dominanc
     ends = set()
     steps = _search(scenarios.get(scenario), _fixes(fixes), max_preemptions, "dfs", 0, None,
                     reduction if cache else None, ends)
+    return drain(steps), ends
+
+
+def drain(steps, each=None, stop=None):
+    """Run a search from :func:`explore_steps` to its end and return its ExploreResult;
+    ``each(report)`` is called with every ``(schedules, bound)`` it yields, and ``stop()``
+    after everything it yields: where that is true, the search is closed there and None
+    returned (a caller's own limit)."""
     while True:
         try:
-            next(steps)
+            report = next(steps)
         except StopIteration as done:
-            return done.value, ends
+            return done.value
+        if report is not None and each is not None:
+            each(report)
+        if stop is not None and stop():
+            steps.close()
+            return None
 
 
 def _search(scn, fixes, max_preemptions, strategy, seed, max_schedules, reduction, ends=None):
